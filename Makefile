@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Each creates .venv itself.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SCORER := $(VENV)/bin/scorer
+IMDB ?= ../shared/data/imdb
+
+.PHONY: install demo test lint model bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements-keras.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=23.2"
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps -r requirements-keras.txt
+	touch $@
+
+demo: install
+	$(SCORER) demo
+
+test: install lint
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+model: install
+	$(SCORER) train --data $(IMDB)/train.jsonl.gz --test-data $(IMDB)/test.jsonl.gz --output models/default
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,35 @@
+"""The `scorer` console script: one entry point, one subcommand per job.
+
+Each owning module registers its own subcommands and imports TensorFlow only inside its
+handler, so `scorer --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from trainer import cli as trainer_cli
+    from worker import commands as worker_commands
+
+    parser = argparse.ArgumentParser(
+        prog="scorer",
+        description="Queue-driven batch sentiment scorer: SQS in, TensorFlow model, S3 out.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    worker_commands.register(subparsers)
+    trainer_cli.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""The long-running loop: receive, hand messages to processing threads, settle each one.
+
+Settling a message is the loop's job alone: delete after its results are written, DLQ a
+poison one with its reason, release an unfinished one on shutdown, leave a transient
+failure for SQS to redeliver. A heartbeat thread keeps every held message invisible.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from worker.health import HealthState
+from worker.inputs import InputError
+from worker.observability import WorkerMetrics
+from worker.processing import BatchAborted, BatchProcessor, PoisonMessage, request_summary
+from worker.protection import ScaleInProtection
+from worker.sqs import Message, SqsQueue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Held:
+    """A message this worker holds, with when its visibility was last renewed."""
+
+    message: Message
+    received: float
+    extended: float
+    abort: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    wait_time_seconds: int
+    visibility_timeout: int
+    heartbeat_fraction: float
+    max_in_flight: int
+    retry_delay_seconds: int
+    drain_timeout: float
+    exit_when_idle: bool
+
+
+class Worker:
+    def __init__(
+        self,
+        queue: SqsQueue,
+        processor: BatchProcessor,
+        settings: LoopSettings,
+        health: HealthState,
+        metrics: WorkerMetrics,
+        protection: ScaleInProtection,
+    ) -> None:
+        self.queue = queue
+        self.processor = processor
+        self.settings = settings
+        self.health = health
+        self.metrics = metrics
+        self.protection = protection
+        self.stopping = threading.Event()
+        self.drained = True
+        self._held: dict[str, _Held] = {}
+        self._lock = threading.Lock()
+        self._slot_freed = threading.Condition(self._lock)
+        self._pool = ThreadPoolExecutor(settings.max_in_flight, thread_name_prefix="message")
+        self.counts = {"scored": 0, "dead_lettered": 0, "retried": 0, "released": 0}
+
+    # -- public ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Receive until stopped (or idle, with exit_when_idle); drain; return the exit code."""
+        heartbeat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
+        heartbeat.start()
+        receiver = threading.Thread(target=self._receive_loop, name="receiver", daemon=True)
+        receiver.start()
+        self.stopping.wait()
+        self.health.draining = True
+        log.info("draining", extra={"in_flight": self._in_flight()})
+        self.drained = self._drain(self.settings.drain_timeout)
+        self._pool.shutdown(wait=self.drained, cancel_futures=True)
+        self.protection.release()
+        log.info("stopped", extra={"drained": self.drained, **self.counts})
+        return 0
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def _in_flight(self) -> int:
+        with self._lock:
+            return len(self._held)
+
+    def _receive_loop(self) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            self.health.tick()
+            with self._lock:
+                room = self.settings.max_in_flight - len(self._held)
+                if room <= 0:
+                    self._slot_freed.wait(timeout=1.0)
+                    continue
+            try:
+                messages = self.queue.receive(
+                    room, self.settings.wait_time_seconds, self.settings.visibility_timeout
+                )
+            except Exception as error:  # botocore already retried; back off and try again
+                failures += 1
+                self.health.queue_reachable = False
+                log.warning("receive failed", extra={"error": str(error), "failures": failures})
+                self.stopping.wait(min(30.0, 2.0**failures))
+                continue
+            failures = 0
+            self.health.queue_reachable = True
+            self.health.tick()
+            if self.stopping.is_set():
+                for message in messages:  # received during the last poll: hand back at once
+                    self._release(message)
+                return
+            if not messages:
+                if self.settings.exit_when_idle and self._in_flight() == 0 and self._queue_empty():
+                    log.info("queue is empty, exiting (exit_when_idle)")
+                    self.stop()
+                continue
+            now = time.monotonic()
+            with self._lock:
+                for message in messages:
+                    self._held[message.receipt_handle] = _Held(message, now, now)
+                self.health.in_flight = len(self._held)
+            for message in messages:
+                log.info(
+                    "message received",
+                    extra={"message_id": message.message_id, "receives": message.receive_count},
+                )
+                self._pool.submit(self._handle, message)
+
+    def _queue_empty(self) -> bool:
+        depth = self.queue.depth()
+        return depth["visible"] == 0 and depth["in_flight"] == 0 and depth["delayed"] == 0
+
+    # -- settling one message -------------------------------------------------------------
+
+    def _handle(self, message: Message) -> None:
+        started = time.perf_counter()
+        held = self._held.get(message.receipt_handle)
+        ids = {"message_id": message.message_id, **request_summary(message.body)}
+        scored = rejected = 0
+        try:
+            summary = self.processor.process(message.body, held.abort if held else None)
+            scored, rejected = summary.records_scored, summary.records_rejected
+            log.info(
+                "batch written",
+                extra={
+                    **ids,
+                    "batch_id": summary.batch_id,
+                    "records_scored": scored,
+                    "records_rejected": rejected,
+                    "results_uri": summary.results_uri,
+                    "seconds": round(summary.seconds, 3),
+                },
+            )
+            self.queue.delete(message)
+            log.info("message deleted", extra=ids)
+            outcome = "scored"
+        except (PoisonMessage, InputError) as error:
+            outcome = self._dead_letter(message, str(error), ids)
+        except BatchAborted:
+            self._release(message)
+            outcome = "released"
+        except Exception as error:
+            log.warning(
+                "batch failed, will retry",
+                extra={**ids, "error": f"{type(error).__name__}: {error}"[:500]},
+            )
+            self._retry_later(message)
+            outcome = "retried"
+        finally:
+            with self._lock:
+                self._held.pop(message.receipt_handle, None)
+                self.health.in_flight = len(self._held)
+                self._slot_freed.notify()
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        if outcome != "released":
+            self.metrics.message_done(outcome, scored, rejected, time.perf_counter() - started)
+
+    def _dead_letter(self, message: Message, reason: str, ids: dict[str, str]) -> str:
+        try:
+            self.queue.send_to_dlq(message, reason)
+        except Exception as error:
+            log.error("could not dead-letter", extra={**ids, "error": str(error)[:500]})
+            return "retried"
+        log.warning("sent to DLQ", extra={**ids, "reason": reason})
+        return "dead_lettered"
+
+    def _retry_later(self, message: Message) -> None:
+        try:
+            self.queue.change_visibility(message, self.settings.retry_delay_seconds)
+        except Exception as error:  # it becomes visible again when its timeout runs out
+            log.warning("could not shorten visibility", extra={"error": str(error)[:300]})
+
+    def _release(self, message: Message) -> None:
+        try:
+            self.queue.change_visibility(message, 0)
+            log.info("message released", extra={"message_id": message.message_id})
+        except Exception as error:
+            log.warning("could not release", extra={"error": str(error)[:300]})
+
+    # -- heartbeat and shutdown -----------------------------------------------------------
+
+    def _heartbeat(self) -> None:
+        timeout = self.settings.visibility_timeout
+        extend_after = timeout * self.settings.heartbeat_fraction
+        interval = max(0.2, min(5.0, extend_after / 4))
+        while True:
+            now = time.monotonic()
+            with self._lock:
+                due = [held for held in self._held.values() if now - held.extended >= extend_after]
+                busy = bool(self._held)
+            for held in due:
+                try:
+                    self.queue.change_visibility(held.message, timeout)
+                    held.extended = now
+                    log.info(
+                        "visibility extended",
+                        extra={"message_id": held.message.message_id, "seconds": timeout},
+                    )
+                except Exception as error:
+                    log.warning("heartbeat failed", extra={"error": str(error)[:300]})
+            self.protection.update(busy)
+            if self.stopping.wait(interval) and not busy:
+                return
+
+    def _drain(self, timeout: float) -> bool:
+        """Wait for held messages; past the timeout, abort and release what is left."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._held and time.monotonic() < deadline:
+                self._slot_freed.wait(timeout=max(0.0, deadline - time.monotonic()))
+            left = list(self._held.values())
+            self._held.clear()  # the heartbeat must not renew what is handed back
+        if not left:
+            return True
+        for held in left:
+            held.abort.set()
+            self._release(held.message)
+        log.warning("drain timed out; released unfinished messages", extra={"released": len(left)})
+        return False

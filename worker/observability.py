@@ -1,0 +1,53 @@
+"""Structured JSON logs and CloudWatch embedded-metric-format (EMF) metrics on stdout.
+
+ECS ships stdout to CloudWatch Logs; EMF lines there become metrics with no agent. Logs
+name ids and counts, never review text.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import MetricUnit
+
+SERVICE = "scorer"
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Every logger of the process writes one JSON object per line to stdout."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(LambdaPowertoolsFormatter(service=SERVICE))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "tensorflow", "absl"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class WorkerMetrics:
+    """One EMF line per finished message, from any thread."""
+
+    def __init__(self, namespace: str) -> None:
+        self._metrics = Metrics(namespace=namespace, service=SERVICE)
+        self._lock = threading.Lock()
+
+    def message_done(
+        self, outcome: str, records_scored: int, records_rejected: int, seconds: float
+    ) -> None:
+        with self._lock:
+            self._metrics.add_metric(name="Messages", unit=MetricUnit.Count, value=1)
+            if outcome != "scored":
+                name = {"dead_lettered": "MessagesDeadLettered"}.get(outcome, "MessagesRetried")
+                self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+            self._metrics.add_metric(
+                name="RecordsScored", unit=MetricUnit.Count, value=records_scored
+            )
+            self._metrics.add_metric(
+                name="RecordsRejected", unit=MetricUnit.Count, value=records_rejected
+            )
+            self._metrics.add_metric(name="MessageLatency", unit=MetricUnit.Seconds, value=seconds)
+            self._metrics.flush_metrics()

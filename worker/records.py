@@ -1,0 +1,97 @@
+"""Checking one input record on its own: a bad record becomes an error line, never a lost batch.
+
+Pure functions, no I/O: the rules a producer must follow are all here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.records import MAX_ID_CHARS
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A record fit to score."""
+
+    index: int
+    id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record that goes to the errors file, with why."""
+
+    index: int
+    id: str | None
+    error: str
+
+
+def _has_control_chars(value: str) -> bool:
+    return any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value)
+
+
+def check_id(raw: Any) -> tuple[str | None, str | None]:
+    """(id, None) when usable, else (None, reason). Integers are accepted and stringified."""
+    if isinstance(raw, bool) or raw is None:
+        return None, "id is missing" if raw is None else "id must be a string"
+    if isinstance(raw, int):
+        raw = str(raw)
+    if isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
+        raw = str(int(raw))
+    if not isinstance(raw, str):
+        return None, f"id must be a string, not {type(raw).__name__}"
+    if not raw.strip():
+        return None, "id is empty"
+    if len(raw) > MAX_ID_CHARS:
+        return None, f"id is longer than {MAX_ID_CHARS} characters"
+    if _has_control_chars(raw):
+        return None, "id contains control characters"
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        return None, "id is not valid Unicode"
+    return raw, None
+
+
+class RecordChecker:
+    """Checks records of one batch in order, remembering ids to reject later repeats."""
+
+    def __init__(self, max_text_bytes: int, id_field: str = "id", text_field: str = "text") -> None:
+        self.max_text_bytes = max_text_bytes
+        self.id_field = id_field
+        self.text_field = text_field
+        self._seen: set[str] = set()
+
+    def check(self, index: int, raw: Any) -> Record | Rejected:
+        if not isinstance(raw, dict):
+            return Rejected(index, None, f"record must be an object, not {type(raw).__name__}")
+        record_id, problem = check_id(raw.get(self.id_field))
+        if problem is not None:
+            if self.id_field not in raw:
+                problem = f"'{self.id_field}' is missing"
+            return Rejected(index, None, problem)
+        assert record_id is not None
+        if record_id in self._seen:
+            return Rejected(index, record_id, "duplicate id: an earlier record of the batch has it")
+        self._seen.add(record_id)
+        text = raw.get(self.text_field)
+        if self.text_field not in raw:
+            return Rejected(index, record_id, f"'{self.text_field}' is missing")
+        if not isinstance(text, str):
+            kind = "null" if text is None else type(text).__name__
+            return Rejected(index, record_id, f"text must be a string, not {kind}")
+        if not text.strip():
+            return Rejected(index, record_id, "text is empty")
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            return Rejected(index, record_id, "text is not valid UTF-8")
+        if size > self.max_text_bytes:
+            return Rejected(
+                index, record_id, f"text is {size} bytes, over the limit of {self.max_text_bytes}"
+            )
+        return Record(index, record_id, text)

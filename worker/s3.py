@@ -1,0 +1,138 @@
+"""The S3 side of the worker: stream bulk inputs in, write result objects out whole.
+
+Inputs are read as a stream (never whole into memory), decompressed on the fly for `.gz`
+keys, and cut off past a byte limit (a gzip bomb ends as a DLQ reason, not an OOM kill).
+Outputs are spooled to a temporary file and uploaded at the end (multipart above the part
+size), so a reader never sees half an object and memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import logging
+import tempfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from schemas.uris import S3Location
+from worker.aws import s3_client
+from worker.inputs import InputError
+
+log = logging.getLogger(__name__)
+
+#: Error codes that no retry will fix: the message goes to the DLQ with the reason.
+PERMANENT_READ_ERRORS = {
+    "NoSuchKey",
+    "NoSuchBucket",
+    "AccessDenied",
+    "404",
+    "403",
+    "InvalidObjectState",
+}
+_SPOOL_IN_MEMORY = 16 * 1024 * 1024
+
+
+class _ByteLimit(io.RawIOBase):
+    """A read-only stream that raises InputError past `limit` bytes."""
+
+    def __init__(self, source: Any, limit: int, uri: str) -> None:
+        self._source = source
+        self._limit = limit
+        self._uri = uri
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._source.read(len(buffer))
+        self.bytes_read += len(data)
+        if self.bytes_read > self._limit:
+            raise InputError(
+                f"{self._uri} holds more than {self._limit} bytes (decompressed): split it"
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+
+@contextmanager
+def open_input(location: S3Location, max_bytes: int) -> Iterator[tuple[IO[bytes], str]]:
+    """Yield (a buffered byte stream of the object, its ETag); gunzips `.gz` keys."""
+    client = s3_client()
+    try:
+        response = client.get_object(Bucket=location.bucket, Key=location.key)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in PERMANENT_READ_ERRORS:
+            raise InputError(f"cannot read {location.uri}: {code}") from None
+        raise
+    body = response["Body"]
+    try:
+        source: Any = body
+        compressed = location.key.endswith(".gz") or response.get("ContentEncoding") == "gzip"
+        if compressed:
+            source = gzip.GzipFile(fileobj=body, mode="rb")
+        limited = _ByteLimit(source, max_bytes, location.uri)
+        try:
+            yield io.BufferedReader(limited, buffer_size=1024 * 1024), response.get("ETag", "")
+        except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+            if not compressed:
+                raise
+            raise InputError(f"{location.uri} is not a valid gzip stream: {error}") from None
+    finally:
+        body.close()
+
+
+class GzipJsonlObject:
+    """A gzip JSON Lines object being written; `upload` publishes it whole, `discard` drops it."""
+
+    def __init__(self, location: S3Location, part_size: int) -> None:
+        self.location = location
+        self.lines = 0
+        self._part_size = part_size
+        self._spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
+        # mtime=0 and a fixed filename: the same records always give the same bytes.
+        self._gzip = gzip.GzipFile(filename="", fileobj=self._spool, mode="wb", mtime=0)
+
+    def write(self, row: dict[str, Any]) -> None:
+        line = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+        self._gzip.write(line.encode("utf-8", errors="surrogatepass"))
+        self.lines += 1
+
+    def upload(self, metadata: dict[str, str]) -> None:
+        self._gzip.close()
+        self._spool.seek(0)
+        s3_client().upload_fileobj(
+            self._spool,
+            self.location.bucket,
+            self.location.key,
+            ExtraArgs={"ContentType": "application/gzip", "Metadata": metadata},
+            Config=TransferConfig(
+                multipart_threshold=self._part_size,
+                multipart_chunksize=self._part_size,
+                use_threads=False,
+            ),
+        )
+        self._spool.close()
+
+    def discard(self) -> None:
+        self._gzip.close()
+        self._spool.close()
+
+
+def head_metadata(location: S3Location) -> dict[str, str] | None:
+    """The user metadata of an object, or None when it does not exist."""
+    try:
+        response = s3_client().head_object(Bucket=location.bucket, Key=location.key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    return dict(response.get("Metadata", {}))

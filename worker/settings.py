@@ -1,0 +1,155 @@
+"""The worker's configuration: environment variables with the `SCORER_` prefix.
+
+Every knob and its default is here, in one typed object. A missing or invalid value stops the
+process at start with a message naming the variable (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from schemas.uris import S3Uri
+
+ENV_PREFIX = "SCORER_"
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+#: The shipped default model, as laid out in a source checkout or an image (`/app/models`).
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+
+
+def default_worker_threads() -> int:
+    """One scoring thread per core the task is given (the affinity mask, not the host)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class ModelSettings(BaseSettings):
+    """What `scorer score` needs: just the model."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    model_uri: str = Field(
+        default=str(DEFAULT_MODEL_DIR),
+        description="Local SavedModel folder, or s3:// prefix holding one (with model.json).",
+    )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where an s3:// model is downloaded to (default: a temporary folder).",
+    )
+    batch_size: int = Field(
+        default=256, ge=1, le=8192, description="Texts per call of the model (tensor batch)."
+    )
+    scoring_threads: int = Field(
+        default_factory=default_worker_threads,
+        ge=1,
+        le=64,
+        description="Concurrent model calls (default: the CPUs this task may use).",
+    )
+
+
+class WorkerSettings(ModelSettings):
+    """Everything `scorer work` needs."""
+
+    queue_url: str = Field(description="URL of the SQS queue to consume.")
+    output_uri: S3Uri = Field(description="s3://bucket/prefix under which results are written.")
+    allowed_input_uris: Annotated[list[S3Uri], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated s3:// prefixes the worker may read bulk input from.",
+    )
+    dlq_url: str | None = Field(
+        default=None,
+        description="Dead-letter queue URL; default: the one the queue's redrive policy names.",
+    )
+    health_port: int = Field(default=8080, ge=0, le=65535, description="Port of /healthz.")
+    health_host: str = Field(default="0.0.0.0", description="Address the health server binds.")
+    wait_time_seconds: int = Field(
+        default=20, ge=0, le=20, description="SQS long-poll wait per receive."
+    )
+    visibility_timeout: int = Field(
+        default=120,
+        ge=1,
+        le=43200,
+        description="Seconds a received message stays invisible; the heartbeat renews it.",
+    )
+    heartbeat_fraction: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="Extend visibility once this fraction of the timeout has passed.",
+    )
+    max_in_flight: int = Field(
+        default=16, ge=1, le=1000, description="Messages received and not yet finished."
+    )
+    max_records_per_message: int = Field(
+        default=10_000, ge=1, description="Inline records above this send the message to the DLQ."
+    )
+    max_records_per_input: int = Field(
+        default=5_000_000, ge=1, description="Records read from one S3 input at most."
+    )
+    max_input_bytes: int = Field(
+        default=8 * 1024**3,
+        ge=1,
+        description="Decompressed bytes read from one S3 input at most (gzip-bomb guard).",
+    )
+    max_text_bytes: int = Field(
+        default=128 * 1024,
+        ge=64 * 1024,
+        description="Longer texts (UTF-8 bytes) are rejected to the errors file.",
+    )
+    retry_delay_seconds: int = Field(
+        default=10,
+        ge=0,
+        le=43200,
+        description="Visibility set after a transient failure, before the message is retried.",
+    )
+    drain_timeout: float = Field(
+        default=25.0,
+        gt=0,
+        le=115,
+        description="Seconds SIGTERM waits for in-flight messages before releasing them.",
+    )
+    part_size_bytes: int = Field(
+        default=8 * 1024**2,
+        ge=5 * 1024**2,
+        description="Multipart upload part size for large result objects.",
+    )
+    exit_when_idle: bool = Field(
+        default=False,
+        description="Exit 0 once the queue is empty and nothing is in flight (batch runs).",
+    )
+    metrics_namespace: str = Field(default="Scorer", description="CloudWatch EMF namespace.")
+
+    @field_validator("allowed_input_uris", mode="before")
+    @classmethod
+    def _split_comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("queue_url")
+    @classmethod
+    def _queue_url_is_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an SQS queue URL (https://sqs.REGION.amazonaws.com/...)")
+        return value
+
+
+def load_settings(cls: type[SettingsT], **overrides: object) -> SettingsT:
+    """Build settings, turning a validation error into one message naming each variable."""
+    try:
+        return cls(**overrides)
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            field = str(problem["loc"][0]) if problem["loc"] else "?"
+            lines.append(f"  {ENV_PREFIX}{field.upper()}: {problem['msg']}")
+        raise SystemExit("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+__all__ = ["DEFAULT_MODEL_DIR", "ModelSettings", "S3Uri", "WorkerSettings", "load_settings"]
