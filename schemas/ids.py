@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 SAFE_ID_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
 _SAFE_ID = re.compile(SAFE_ID_PATTERN)
@@ -20,5 +20,13 @@ def check_safe_id(value: str) -> str:
     return value
 
 
-#: A job or batch id: safe to use as one S3 key segment.
-SafeId = Annotated[str, AfterValidator(check_safe_id)]
+#: A job or batch id: safe to use as one S3 key segment. The pattern is in the JSON Schema;
+#: the `..` rule (no lookahead in JSON Schema's portable regex subset) is in the description.
+SafeId = Annotated[
+    str,
+    Field(
+        pattern=SAFE_ID_PATTERN,
+        description="1-128 of letters, digits, '-', '_', '.'; must not contain '..'.",
+    ),
+    AfterValidator(check_safe_id),
+]

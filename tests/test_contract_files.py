@@ -1,0 +1,21 @@
+"""The published JSON Schemas match the pydantic models producers are validated against."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from schemas.export import JSON_DIR, MODELS, render
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_committed_json_schema_is_current(name: str) -> None:
+    committed = (JSON_DIR / name).read_text(encoding="utf-8")
+    assert committed == render(MODELS[name]), "run `python -m schemas` and commit the result"
+
+
+def test_request_schema_rejects_unknown_fields_for_other_languages() -> None:
+    schema = json.loads((JSON_DIR / "score-request.schema.json").read_text(encoding="utf-8"))
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["job_id"]["pattern"] == "^[A-Za-z0-9._-]{1,128}$"

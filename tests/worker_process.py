@@ -1,0 +1,110 @@
+"""Runs the real `scorer work` process and lets tests wait on what it logs (no sleeps)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+SCORER = str(Path(sys.executable).parent / "scorer")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class WorkerProcess:
+    """`scorer work` as ECS runs it: configured by environment, stopped by signals."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.health_port = free_port()
+        full_env = {
+            **os.environ,
+            "SCORER_HEALTH_PORT": str(self.health_port),
+            "SCORER_HEALTH_HOST": "127.0.0.1",
+            "SCORER_WAIT_TIME_SECONDS": "1",
+            **env,
+        }
+        self.logs: list[dict[str, Any]] = []
+        self.raw: list[str] = []
+        self._changed = threading.Condition()
+        self.process = subprocess.Popen(
+            [SCORER, "work"],
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._changed:
+                self.raw.append(line)
+                try:
+                    self.logs.append(json.loads(line))
+                except ValueError:
+                    pass
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def count(self, message: str) -> int:
+        with self._changed:
+            return sum(1 for entry in self.logs if entry.get("message") == message)
+
+    def wait_for(
+        self, predicate: Callable[[], bool], timeout: float = 60.0, what: str = ""
+    ) -> None:
+        """Block until predicate() holds, re-checking on each log line the worker prints."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.process.poll() is not None and not predicate()):
+                    tail = "".join(self.raw[-15:])
+                    raise AssertionError(f"timed out waiting for {what or predicate}:\n{tail}")
+                self._changed.wait(timeout=min(remaining, 1.0))
+
+    def wait_for_log(self, message: str, count: int = 1, timeout: float = 60.0) -> None:
+        self.wait_for(lambda: self._count_unlocked(message) >= count, timeout, repr(message))
+
+    def _count_unlocked(self, message: str) -> int:
+        return sum(1 for entry in self.logs if entry.get("message") == message)
+
+    def health(self, path: str) -> tuple[int, dict[str, Any]] | None:
+        """(status, body) from the health endpoint; None while it does not answer."""
+        url = f"http://127.0.0.1:{self.health_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+        except OSError:
+            return None
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.kill()
