@@ -30,7 +30,9 @@ def build_tiny_model(path: Path, version: str = "tiny-1", threshold: float = 0.5
                     r"\1",
                 )
             )
-            until = tf.timestamp() + tf.cast(tf.reduce_max(tf.concat([delay, [0.0]], 0)), tf.float64)
+            until = tf.timestamp() + tf.cast(
+                tf.reduce_max(tf.concat([delay, [0.0]], 0)), tf.float64
+            )
             tf.while_loop(lambda: tf.timestamp() < until, lambda: [], [])
             tokens = tf.strings.split(tf.strings.lower(text))
             positive = tf.zeros(tf.shape(text), tf.float32)
