@@ -19,3 +19,17 @@ def test_request_schema_rejects_unknown_fields_for_other_languages() -> None:
     schema = json.loads((JSON_DIR / "score-request.schema.json").read_text(encoding="utf-8"))
     assert schema["additionalProperties"] is False
     assert schema["properties"]["job_id"]["pattern"] == "^[A-Za-z0-9._-]{1,128}$"
+
+
+def test_readme_documents_every_setting() -> None:
+    from pathlib import Path
+
+    from worker.settings import WorkerSettings
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = [
+        f"SCORER_{name.upper()}"
+        for name in WorkerSettings.model_fields
+        if f"`SCORER_{name.upper()}`" not in readme
+    ]
+    assert not missing, f"README's configuration table lacks {missing}"
