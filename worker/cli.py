@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from jobs import cli as jobs_cli
     from trainer import cli as trainer_cli
     from worker import commands as worker_commands
 
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     worker_commands.register(subparsers)
+    jobs_cli.register(subparsers)
     trainer_cli.register(subparsers)
     return parser
 
