@@ -13,7 +13,7 @@ _SAFE_ID = re.compile(SAFE_ID_PATTERN)
 
 def check_safe_id(value: str) -> str:
     """Letters, digits, `-`, `_`, `.`; at most 128 characters; no `..`; not `.` alone."""
-    if not _SAFE_ID.match(value):
+    if not _SAFE_ID.fullmatch(value):
         raise ValueError("must be 1-128 characters of letters, digits, '-', '_' or '.'")
     if ".." in value or value == ".":
         raise ValueError("must not be '.' or contain '..'")

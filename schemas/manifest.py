@@ -18,6 +18,13 @@ class ManifestBatch(BaseModel):
     batch_id: SafeId
     records: int = Field(ge=0, description="Records in the batch (0 when unknown in advance).")
     source: str = Field(description="'inline', or the s3:// URI of the batch's input object.")
+    input_etag: str | None = Field(
+        default=None,
+        description=(
+            "For inputs already in S3 (backfills): the ETag the batch was enqueued for; a "
+            "results object counts for this job only when its `input-etag` metadata matches."
+        ),
+    )
 
 
 class JobManifest(BaseModel):

@@ -47,6 +47,13 @@ class ScoreRequest(BaseModel):
     )
     input: InputRef | None = None
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_an_integer(cls, value: object) -> object:
+        if type(value) is not int:  # JSON true or 1.0 must not pass for version 1
+            raise ValueError("version must be the integer 1")
+        return value
+
     @field_validator("records")
     @classmethod
     def _records_not_empty(cls, value: list[Any] | None) -> list[Any] | None:
@@ -63,5 +70,5 @@ class ScoreRequest(BaseModel):
 
 def derive_batch_id(body: dict[str, Any]) -> str:
     """A content hash of the body, so a redelivered message without a batch_id keeps its key."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return "b-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]

@@ -43,7 +43,7 @@ def parse_s3_uri(uri: str) -> S3Location:
     if not isinstance(uri, str) or not uri.startswith("s3://"):
         raise ValueError(f"not an s3:// URI: {uri!r}")
     bucket, _, key = uri[len("s3://") :].partition("/")
-    if not _BUCKET.match(bucket):
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
         raise ValueError(f"invalid S3 bucket name in {uri!r}")
     segments = [s for s in key.split("/") if s]
     if any(s in (".", "..") for s in segments):

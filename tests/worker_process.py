@@ -99,7 +99,11 @@ class WorkerProcess:
 
     def terminate(self, timeout: float = 60.0) -> int:
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            tail = "".join(self.raw[-15:])
+            raise AssertionError(f"worker still running {timeout} s after SIGTERM:\n{tail}")
 
     def kill(self) -> None:
         self.process.kill()

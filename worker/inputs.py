@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
@@ -32,9 +33,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range for a number")
+    return value
+
+
 def parse_json_line(line: bytes | str) -> Any:
-    """Strict JSON: no NaN/Infinity, bounded nesting (Python's recursion limit guards it)."""
-    return json.loads(line, parse_constant=_reject_constant)
+    """Strict JSON: no NaN/Infinity (nor 1e999), bounded nesting (the recursion limit)."""
+    return json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def iter_inline(records: Iterable[Any]) -> RawRecords:
@@ -55,6 +63,8 @@ def iter_jsonl(stream: IO[bytes], max_line_bytes: int) -> RawRecords:
             continue
         if not line.strip():
             continue
+        if index == 0 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]  # a UTF-8 byte-order mark, as spreadsheet exports write
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as error:

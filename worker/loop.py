@@ -78,8 +78,12 @@ class Worker:
         receiver.start()
         self.stopping.wait()
         self.health.draining = True
+        deadline = time.monotonic() + self.settings.drain_timeout
         log.info("draining", extra={"in_flight": self._in_flight()})
         self.drained = self._drain(self.settings.drain_timeout)
+        # A long poll under way when the signal came may still return messages: give the
+        # receiver the rest of the drain time to hand them back rather than strand them.
+        receiver.join(timeout=max(0.0, deadline - time.monotonic()))
         self._pool.shutdown(wait=self.drained, cancel_futures=True)
         self.protection.release()
         log.info("stopped", extra={"drained": self.drained, **self.counts})

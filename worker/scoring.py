@@ -55,6 +55,7 @@ class BatchingScorer:
             threading.Thread(target=self._run, name=f"scorer-{i}", daemon=True)
             for i in range(threads)
         ]
+        self._stats_lock = threading.Lock()
         self.texts_scored = 0
         self.model_calls = 0
         self.busy_seconds = 0.0
@@ -121,9 +122,10 @@ class BatchingScorer:
                     if not request.future.done():
                         request.future.set_exception(error)
                 continue
-            self.busy_seconds += time.perf_counter() - started
-            self.model_calls += 1
-            self.texts_scored += len(texts)
+            with self._stats_lock:
+                self.busy_seconds += time.perf_counter() - started
+                self.model_calls += 1
+                self.texts_scored += len(texts)
             position = 0
             for request, start, end in batch:
                 request.add_scores(start, scores[position : position + end - start])
