@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tiny_model import build_tiny_model  # noqa: E402
+from tiny_model import build_tiny_model
 
 REGION = "us-east-1"
 

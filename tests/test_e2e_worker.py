@@ -302,6 +302,6 @@ def test_health_endpoint_before_and_after_the_model_loads(
     worker.wait_for(observe, timeout=60, what="/readyz to answer 200")
     # Liveness answers from the start; readiness only once the model and queue are up.
     assert answers[0] == (200, 503)
-    status, body = worker.health("/readyz") or (0, {})
+    _, body = worker.health("/readyz") or (0, {})
     assert body["model_loaded"] and body["queue_reachable"]
     assert worker.terminate() == 0

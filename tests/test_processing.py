@@ -18,12 +18,12 @@ from worker.scoring import BatchingScorer
 
 
 @pytest.fixture(scope="module")
-def model(tiny_model_dir: Path):  # noqa: ANN201 - a SentimentModel
+def model(tiny_model_dir: Path):
     return load_model(str(tiny_model_dir))
 
 
 @pytest.fixture
-def processor(model, inprocess_stack: Stack) -> Iterator[BatchProcessor]:  # noqa: ANN001
+def processor(model, inprocess_stack: Stack) -> Iterator[BatchProcessor]:
     scorer = BatchingScorer(model.score, batch_size=4, threads=2)
     yield BatchProcessor(
         scorer=scorer,
@@ -152,5 +152,5 @@ def test_model_folder_without_model_json_is_refused(tiny_model_dir: Path, tmp_pa
     copy = tmp_path / "copy"
     shutil.copytree(tiny_model_dir, copy)
     (copy / "model.json").unlink()
-    with pytest.raises(ModelLoadError, match="model.json"):
+    with pytest.raises(ModelLoadError, match=r"model\.json"):
         load_model(str(copy))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -55,10 +56,8 @@ class WorkerProcess:
         for line in self.process.stdout:
             with self._changed:
                 self.raw.append(line)
-                try:
+                with contextlib.suppress(ValueError):  # a line TensorFlow printed itself
                     self.logs.append(json.loads(line))
-                except ValueError:
-                    pass
                 self._changed.notify_all()
         with self._changed:
             self._changed.notify_all()
@@ -103,7 +102,8 @@ class WorkerProcess:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             tail = "".join(self.raw[-15:])
-            raise AssertionError(f"worker still running {timeout} s after SIGTERM:\n{tail}")
+            message = f"worker still running {timeout} s after SIGTERM:\n{tail}"
+            raise AssertionError(message) from None
 
     def kill(self) -> None:
         self.process.kill()
