@@ -1,0 +1,80 @@
+# syntax=docker/dockerfile:1
+# The scorer worker image: `scorer work` on python:3.11-slim with TensorFlow CPU.
+#
+# Two stages: `build` installs the package into a virtualenv at /opt/venv; `runtime` copies
+# only that venv and the default model onto a fresh slim base, so pip's caches, the build
+# context and TensorFlow's C++ headers never reach the final image.
+#
+# tests/test_infra_docker.py runs this file's `build` stage RUN commands verbatim in a fresh
+# virtualenv (VIRTUAL_ENV and PATH pointed elsewhere, COPY emulated), so keep them plain
+# POSIX sh that only uses $VIRTUAL_ENV and the working directory.
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+
+WORKDIR /src
+
+RUN python -m venv "$VIRTUAL_ENV"
+
+# Dependencies first, from pyproject.toml alone: this layer (~1.3 GB, mostly TensorFlow) is
+# rebuilt only when the dependency list changes, not on every code change.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
+    && pip install --no-cache-dir -r requirements.txt
+
+# Then the code: every package pyproject's [tool.setuptools.packages.find] includes (a test
+# checks the two lists match). --no-deps: everything it needs is installed above; the `train` and `dev`
+# extras (tf-keras, tensorflow-hub, matplotlib, moto, ...) are never installed.
+COPY README.md ./
+COPY worker ./worker
+COPY schemas ./schemas
+COPY trainer ./trainer
+COPY jobs ./jobs
+RUN pip install --no-cache-dir --no-deps . \
+    && pip check \
+    && rm -rf "$VIRTUAL_ENV"/lib/python3.11/site-packages/tensorflow/include
+
+
+FROM ${PYTHON_IMAGE} AS runtime
+
+LABEL org.opencontainers.image.title="scorer" \
+      org.opencontainers.image.description="Queue-driven batch sentiment scorer: SQS in, TensorFlow SavedModel, S3 out." \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    TF_CPP_MIN_LOG_LEVEL=2 \
+    SCORER_MODEL_URI=/app/models/default \
+    SCORER_HEALTH_PORT=8080
+
+# A fixed numeric uid/gid so `USER` works with runAsNonRoot-style checks and volume ownership.
+RUN groupadd --system --gid 10001 scorer \
+    && useradd --system --uid 10001 --gid scorer --home-dir /app --no-create-home \
+       --shell /usr/sbin/nologin scorer
+
+COPY --from=build /opt/venv /opt/venv
+# The shipped model: read-only for the worker (owned by root).
+COPY models/default /app/models/default
+
+WORKDIR /app
+USER 10001:10001
+EXPOSE 8080
+
+# GET http://127.0.0.1:${SCORER_HEALTH_PORT:-8080}/healthz, which answers while the receive
+# loop is alive. Plain Python (the slim image has no curl), exec form (no shell needed):
+# urlopen raises on a refused connection or a non-2xx status, so the exit code is non-zero.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; port = os.environ.get('SCORER_HEALTH_PORT') or '8080'; urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4)"]
+
+# `docker run IMAGE` starts the worker; `docker run IMAGE score "a great film"` (or an ECS
+# command override such as `backfill s3://... --job-id ...`) runs another subcommand.
+ENTRYPOINT ["scorer"]
+CMD ["work"]
