@@ -1,0 +1,79 @@
+"""`make bench`: every benchmark in one run, each figure beside its bar.
+
+Runs, in order: the model's own speed vs Keras (model_speed), the model ceiling and core
+scaling (scoring_speed), the worker end to end with cold start and memory (worker_speed),
+and the original design's per-review serving pattern (naive_baseline). Each writes JSON
+under bench/results/; this writes bench/results/summary.json with the bars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench import naive_baseline, scoring_speed, worker_speed
+from bench.common import DEFAULT_DATA, DEFAULT_MODEL, print_table, write_result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    args = parser.parse_args()
+    if not args.data.exists():
+        sys.exit(f"no review data at {args.data}: pass --data PATH (IMDB-style JSON Lines)")
+
+    import subprocess
+
+    # model_speed imports tf_keras and sets TensorFlow's threading: its own process.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.model_speed",
+            "--model",
+            str(args.model),
+            "--data",
+            str(args.data),
+        ],
+        check=True,
+    )
+    scoring = scoring_speed.run(args.model, args.data)
+    worker = worker_speed.run(args.model, args.data, scoring["ceiling_all_cores"])
+    naive = naive_baseline.run(
+        args.model, args.data, worker_rate=worker["s3_objects"]["reviews_per_second"]
+    )
+    bars = [
+        ["worker (a) S3 objects / ceiling", worker["s3_objects"]["ratio_to_ceiling"], ">= 0.85"],
+        ["worker (b) inline / ceiling", worker["inline_messages"]["ratio_to_ceiling"], ">= 0.70"],
+        ["2 scorers / 1 scorer", scoring["scaling_2_vs_1"], ">= 1.6"],
+        ["speed-up over naive serving", naive["speedup"], ">= 100"],
+        ["RSS 200k - 2k reviews (MB)", worker["memory"]["difference_mb"], "< 100"],
+        ["cold start to /readyz (s)", worker["cold_start_seconds"], "report"],
+    ]
+    passed = [
+        worker["s3_objects"]["ratio_to_ceiling"] >= 0.85,
+        worker["inline_messages"]["ratio_to_ceiling"] >= 0.70,
+        scoring["scaling_2_vs_1"] >= 1.6,
+        naive["speedup"] >= 100,
+        worker["memory"]["difference_mb"] < 100,
+        True,
+    ]
+    print_table(
+        "Summary",
+        ["figure", "value", "bar", "holds"],
+        [[*row, "yes" if ok else "NO"] for row, ok in zip(bars, passed, strict=True)],
+    )
+    write_result(
+        "summary",
+        {
+            "bars": [dict(zip(["figure", "value", "bar"], row, strict=True)) for row in bars],
+            "all_hold": all(passed),
+        },
+    )
+    return 0 if all(passed) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

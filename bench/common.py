@@ -1,0 +1,120 @@
+"""What every benchmark shares: the reviews, moto's server, the worker process, results files."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gzip
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO / "bench" / "results"
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "imdb" / "test.jsonl.gz"
+DEFAULT_MODEL = REPO / "models" / "default"
+
+sys.path.insert(0, str(REPO / "tests"))  # the e2e tests' process harness, reused as is
+from worker_process import WorkerProcess, free_port  # noqa: E402
+
+__all__ = ["WorkerProcess", "free_port"]
+
+
+def load_reviews(path: Path, limit: int | None = None) -> list[dict[str, str]]:
+    """`{"id", "text"}` records from an IMDB-style JSON Lines file (labels dropped)."""
+    rows = []
+    with gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open() as f:
+        for line in f:
+            row = json.loads(line)
+            rows.append({"id": str(row["id"]), "text": row["text"]})
+            if limit and len(rows) >= limit:
+                break
+    return rows
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def write_result(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    payload = {"measured": dt.datetime.now(dt.UTC).isoformat(), "machine": machine(), **payload}
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def print_table(title: str, header: list[str], rows: list[list[Any]]) -> None:
+    cells = [header, *[[_fmt(c) for c in row] for row in rows]]
+    widths = [max(len(str(row[i])) for row in cells) for i in range(len(header))]
+    print(f"\n{title}")
+    for n, row in enumerate(cells):
+        print("  " + "  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)))
+        if n == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's server as its own process (as the worker would see AWS: over HTTP)."""
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        os.environ.setdefault(name, value)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("moto server did not start") from None
+            time.sleep(0.05)
+    try:
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM: the peak resident set of a live process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")

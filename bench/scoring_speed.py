@@ -1,0 +1,109 @@
+"""The model ceiling and core scaling: the serving signature alone, no AWS.
+
+- ceiling: the SavedModel signature called directly at the worker's batch size, with 1 thread
+  and with one thread per core (the reference the worker's end-to-end speed is divided by);
+- scaling: the worker's own BatchingScorer with 1 and with 2 scoring threads.
+
+    python -m bench.scoring_speed [--model models/default] [--data ...test.jsonl.gz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import DEFAULT_DATA, DEFAULT_MODEL, load_reviews, print_table, write_result
+
+
+def _ceiling(model: Any, texts: list[str], batch_size: int, threads: int) -> float:
+    """Reviews/s with `threads` threads each calling the signature on its own batches."""
+    batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+    model.score(batches[0])  # warm-up (graph tracing, allocator)
+    lock = threading.Lock()
+    queue = list(range(len(batches)))
+
+    def run() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                index = queue.pop()
+            model.score(batches[index])
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return len(texts) / (time.perf_counter() - started)
+
+
+def _batching_scorer(model: Any, texts: list[str], batch_size: int, threads: int) -> float:
+    """Reviews/s through the worker's BatchingScorer fed like the worker feeds it."""
+    from worker.scoring import BatchingScorer
+
+    scorer = BatchingScorer(model.score, batch_size, threads)
+    scorer.score(texts[:batch_size])
+    started = time.perf_counter()
+    futures = [scorer.submit(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
+    for future in futures:
+        future.result()
+    seconds = time.perf_counter() - started
+    scorer.close()
+    return len(texts) / seconds
+
+
+def run(model_dir: Path, data: Path, batch_size: int = 256, limit: int = 25_000) -> dict[str, Any]:
+    from worker.model import configure_tensorflow, load_model
+
+    cores = len(os.sched_getaffinity(0))
+    configure_tensorflow(max(2, cores))
+    model = load_model(str(model_dir))
+    texts = [row["text"] for row in load_reviews(data, limit)]
+    ceiling_1 = _ceiling(model, texts, batch_size, 1)
+    ceiling_n = _ceiling(model, texts, batch_size, cores)
+    scorer_1 = _batching_scorer(model, texts, batch_size, 1)
+    scorer_2 = _batching_scorer(model, texts, batch_size, 2)
+    result = {
+        "model_version": model.version,
+        "reviews": len(texts),
+        "batch_size": batch_size,
+        "cores": cores,
+        "ceiling_1_thread": ceiling_1,
+        "ceiling_all_cores": ceiling_n,
+        "batching_scorer_1_thread": scorer_1,
+        "batching_scorer_2_threads": scorer_2,
+        "scaling_2_vs_1": scorer_2 / scorer_1,
+    }
+    print_table(
+        f"Model ceiling and scaling ({len(texts):,} reviews, batch {batch_size}, {cores} cores)",
+        ["path", "threads", "reviews/s"],
+        [
+            ["SavedModel signature", 1, ceiling_1],
+            ["SavedModel signature", cores, ceiling_n],
+            ["worker BatchingScorer", 1, scorer_1],
+            ["worker BatchingScorer", 2, scorer_2],
+        ],
+    )
+    print(f"  2 scorers vs 1: {scorer_2 / scorer_1:.2f}x (bar: >= 1.6x)")
+    write_result("scoring_speed", result)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--limit", type=int, default=25_000)
+    args = parser.parse_args()
+    run(args.model, args.data, args.batch_size, args.limit)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,251 @@
+"""The whole worker, end to end: `scorer work` against moto's server on loopback.
+
+- (a) 25 S3 JSON Lines objects of 1,000 reviews, (b) 250 inline messages of 100 reviews:
+  seconds from the first send to the last result object written, with the worker already
+  ready; reviews/s and the ratio to the model ceiling measured in the same run;
+- cold start: seconds from process start to /readyz answering 200;
+- memory: the worker's peak RSS scoring one S3 object of 200,000 reviews vs one of 2,000.
+
+    python -m bench.worker_speed [--model models/default] [--data ...test.jsonl.gz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    DEFAULT_DATA,
+    DEFAULT_MODEL,
+    WorkerProcess,
+    load_reviews,
+    moto_server,
+    peak_rss_mb,
+    print_table,
+    write_result,
+)
+
+
+def _stack(endpoint: str) -> Any:
+    from conftest import create_stack  # tests/conftest.py: queue + DLQ + bucket, as deployed
+
+    return create_stack(endpoint, visibility_timeout=300)
+
+
+def _start_worker(stack: Any, model_dir: Path, **env: str) -> tuple[WorkerProcess, float]:
+    """Start `scorer work`; return it and the seconds until /readyz answered 200."""
+    started = time.perf_counter()
+    worker = WorkerProcess(
+        {
+            "AWS_ENDPOINT_URL": stack.endpoint,
+            "SCORER_QUEUE_URL": stack.queue_url,
+            "SCORER_OUTPUT_URI": stack.output_uri,
+            "SCORER_ALLOWED_INPUT_URIS": f"s3://{stack.bucket}/inputs",
+            "SCORER_MODEL_URI": str(model_dir),
+            "SCORER_WAIT_TIME_SECONDS": "20",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            **env,
+        }
+    )
+    while (worker.health("/readyz") or (0,))[0] != 200:
+        if worker.process.poll() is not None:
+            raise RuntimeError("worker exited:\n" + "".join(worker.raw[-20:]))
+        time.sleep(0.02)
+    return worker, time.perf_counter() - started
+
+
+def _send_all(stack: Any, bodies: list[str]) -> None:
+    """SendMessageBatch, up to 10 messages and 1 MiB per call (SQS's limits)."""
+    batch: list[str] = []
+    for body in [*bodies, None]:
+        full = (
+            body is None or len(batch) == 10 or (sum(len(b) for b in batch) + len(body) > 1_000_000)
+        )
+        if batch and full:
+            entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(batch)]
+            answer = stack.sqs.send_message_batch(QueueUrl=stack.queue_url, Entries=entries)
+            if answer.get("Failed"):
+                raise RuntimeError(f"send failed: {answer['Failed']}")
+            batch = []
+        if body is not None:
+            batch.append(body)
+
+
+def _timed_job(worker: WorkerProcess, stack: Any, bodies: list[str]) -> float:
+    """Seconds from the first send until the worker logged the last 'batch written'."""
+    before = worker.count("batch written")
+    started = time.perf_counter()
+    _send_all(stack, bodies)
+    worker.wait_for_log("batch written", count=before + len(bodies), timeout=900)
+    return time.perf_counter() - started
+
+
+def _jsonl_gz(rows: list[dict[str, str]]) -> bytes:
+    return gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode(), compresslevel=1)
+
+
+def throughput(model_dir: Path, reviews: list[dict[str, str]], ceiling: float) -> dict[str, Any]:
+    with moto_server() as endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        stack = _stack(endpoint)
+        worker, cold_start = _start_worker(stack, model_dir)
+        try:
+            objects = []
+            for n in range(0, len(reviews), 1000):
+                uri = stack.put(
+                    f"inputs/part-{n // 1000:03d}.jsonl.gz", _jsonl_gz(reviews[n : n + 1000])
+                )
+                objects.append(uri)
+            bulk = [
+                json.dumps(
+                    {
+                        "version": 1,
+                        "job_id": "bench-s3",
+                        "batch_id": f"p{i:03d}",
+                        "input": {"uri": uri, "format": "jsonl"},
+                    }
+                )
+                for i, uri in enumerate(objects)
+            ]
+            inline = [
+                json.dumps(
+                    {
+                        "version": 1,
+                        "job_id": "bench-inline",
+                        "batch_id": f"m{i:03d}",
+                        "records": reviews[n : n + 100],
+                    }
+                )
+                for i, n in enumerate(range(0, len(reviews), 100))
+            ]
+            seconds_s3 = _timed_job(worker, stack, bulk)
+            seconds_inline = _timed_job(worker, stack, inline)
+            scored = sum(
+                int(e.get("records_scored", 0))
+                for e in worker.logs
+                if e.get("message") == "batch written"
+            )
+        finally:
+            worker.terminate()
+    n = len(reviews)
+    return {
+        "cold_start_seconds": cold_start,
+        "s3_objects": {
+            "messages": len(bulk),
+            "reviews": n,
+            "seconds": seconds_s3,
+            "reviews_per_second": n / seconds_s3,
+            "ratio_to_ceiling": n / seconds_s3 / ceiling,
+        },
+        "inline_messages": {
+            "messages": len(inline),
+            "reviews": n,
+            "seconds": seconds_inline,
+            "reviews_per_second": n / seconds_inline,
+            "ratio_to_ceiling": n / seconds_inline / ceiling,
+        },
+        "records_scored_total": scored,
+    }
+
+
+def memory(
+    model_dir: Path, reviews: list[dict[str, str]], sizes: tuple[int, ...]
+) -> dict[str, Any]:
+    """Peak RSS of a fresh worker per input size (one object, the same texts repeated)."""
+    peaks: dict[str, Any] = {}
+    with moto_server() as endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        stack = _stack(endpoint)
+        for size in sizes:
+            rows = [{"id": f"r{i}", "text": reviews[i % len(reviews)]["text"]} for i in range(size)]
+            uri = stack.put(f"inputs/memory-{size}.jsonl.gz", _jsonl_gz(rows))
+            del rows
+            worker, _ = _start_worker(stack, model_dir)
+            try:
+                ready_rss = peak_rss_mb(worker.process.pid)
+                body = json.dumps(
+                    {
+                        "version": 1,
+                        "job_id": "bench-memory",
+                        "batch_id": f"m{size}",
+                        "input": {"uri": uri, "format": "jsonl"},
+                    }
+                )
+                seconds = _timed_job(worker, stack, [body])
+                peaks[str(size)] = {
+                    "peak_rss_mb": peak_rss_mb(worker.process.pid),
+                    "rss_when_ready_mb": ready_rss,
+                    "seconds": seconds,
+                }
+            finally:
+                worker.terminate()
+    small, large = (peaks[str(s)]["peak_rss_mb"] for s in (min(sizes), max(sizes)))
+    return {"by_reviews": peaks, "difference_mb": large - small}
+
+
+def run(model_dir: Path, data: Path, ceiling: float | None = None) -> dict[str, Any]:
+    reviews = load_reviews(data, 25_000)
+    if ceiling is None:
+        from bench.scoring_speed import run as scoring
+
+        ceiling = scoring(model_dir, data)["ceiling_all_cores"]
+    speed = throughput(model_dir, reviews, ceiling)
+    mem = memory(model_dir, reviews, (2_000, 200_000))
+    result = {"ceiling_reviews_per_second": ceiling, **speed, "memory": mem}
+    a, b = speed["s3_objects"], speed["inline_messages"]
+    print_table(
+        f"Worker end to end ({len(reviews):,} reviews, moto on loopback)",
+        ["input", "messages", "seconds", "reviews/s", "ratio to ceiling", "bar"],
+        [
+            [
+                "(a) S3 JSON Lines, 1,000 each",
+                a["messages"],
+                a["seconds"],
+                a["reviews_per_second"],
+                a["ratio_to_ceiling"],
+                ">= 0.85",
+            ],
+            [
+                "(b) inline, 100 each",
+                b["messages"],
+                b["seconds"],
+                b["reviews_per_second"],
+                b["ratio_to_ceiling"],
+                ">= 0.70",
+            ],
+        ],
+    )
+    print(f"  cold start to /readyz 200: {speed['cold_start_seconds']:.2f} s")
+    rows = [
+        [k, v["peak_rss_mb"], v["rss_when_ready_mb"], v["seconds"]]
+        for k, v in mem["by_reviews"].items()
+    ]
+    print_table(
+        "Worker peak RSS, one S3 object", ["reviews", "peak MB", "ready MB", "seconds"], rows
+    )
+    print(f"  difference: {mem['difference_mb']:.1f} MB (bar: < 100 MB)")
+    write_result("worker_speed", result)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument(
+        "--ceiling",
+        type=float,
+        default=None,
+        help="reviews/s of the model ceiling (measured first when absent)",
+    )
+    args = parser.parse_args()
+    run(args.model, args.data, args.ceiling)
+
+
+if __name__ == "__main__":
+    main()
