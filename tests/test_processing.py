@@ -154,3 +154,40 @@ def test_model_folder_without_model_json_is_refused(tiny_model_dir: Path, tmp_pa
     (copy / "model.json").unlink()
     with pytest.raises(ModelLoadError, match=r"model\.json"):
         load_model(str(copy))
+
+
+def test_an_input_stream_that_breaks_midway_resumes_where_it_stopped(
+    inprocess_stack: Stack,
+) -> None:
+    """A reset connection in the middle of a body resumes with a Range GET, losing nothing."""
+    from botocore.exceptions import ResponseStreamingError
+
+    from worker import s3 as s3_module
+
+    data = b"".join(f"line {i}\n".encode() for i in range(20_000))
+    inprocess_stack.put("inputs/big.jsonl", data)
+    location = parse_s3_uri("s3://scorer-test/inputs/big.jsonl")
+    response = inprocess_stack.s3.get_object(Bucket="scorer-test", Key="inputs/big.jsonl")
+
+    class BreaksAfter:
+        """The first body: the connection drops after 50,000 bytes."""
+
+        def __init__(self, body: object) -> None:
+            self.body, self.sent = body, 0
+
+        def read(self, size: int = -1) -> bytes:
+            if self.sent >= 50_000:
+                raise ResponseStreamingError(error="Connection reset by peer")
+            chunk = self.body.read(min(size, 50_000 - self.sent))  # type: ignore[attr-defined]
+            self.sent += len(chunk)
+            return chunk
+
+        def close(self) -> None:
+            self.body.close()  # type: ignore[attr-defined]
+
+    response["Body"] = BreaksAfter(response["Body"])
+    body = s3_module._ResumableBody(location, response, max_resumes=1)
+    received = b""
+    while chunk := body.read(8192):
+        received += chunk
+    assert received == data

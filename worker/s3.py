@@ -8,6 +8,7 @@ size), so a reader never sees half an object and memory stays bounded.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -18,8 +19,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+import urllib3.exceptions
 from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
 
 from schemas.uris import S3Location
 from worker.aws import s3_client
@@ -37,6 +44,14 @@ PERMANENT_READ_ERRORS = {
     "InvalidObjectState",
 }
 _SPOOL_IN_MEMORY = 16 * 1024 * 1024
+#: What a body read raises when the connection breaks mid-object.
+_BROKEN_STREAM = (
+    ResponseStreamingError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    urllib3.exceptions.HTTPError,
+    ConnectionError,
+)
 
 
 class _ByteLimit(io.RawIOBase):
@@ -62,8 +77,57 @@ class _ByteLimit(io.RawIOBase):
         return len(data)
 
 
+class _ResumableBody:
+    """An object's body that resumes where it broke off (a Range GET pinned to the ETag).
+
+    botocore retries requests, not a body read that fails halfway (a reset connection, a
+    read timeout): without this, one dropped connection would fail a whole large input.
+    """
+
+    def __init__(self, location: S3Location, response: dict[str, Any], max_resumes: int) -> None:
+        self._location = location
+        self._body = response["Body"]
+        self._etag = response.get("ETag", "")
+        self._offset = 0
+        self._resumes_left = max_resumes
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            try:
+                data = self._body.read(size)
+            except _BROKEN_STREAM as error:
+                if self._resumes_left <= 0:
+                    raise
+                self._resumes_left -= 1
+                log.warning(
+                    "input stream broke, resuming",
+                    extra={"uri": self._location.uri, "offset": self._offset, "error": str(error)},
+                )
+                self._reopen()
+                continue
+            self._offset += len(data)
+            return data
+
+    def _reopen(self) -> None:
+        self.close()
+        extra = {"IfMatch": self._etag} if self._etag else {}
+        response = s3_client().get_object(
+            Bucket=self._location.bucket,
+            Key=self._location.key,
+            Range=f"bytes={self._offset}-",
+            **extra,
+        )
+        self._body = response["Body"]
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._body.close()
+
+
 @contextmanager
-def open_input(location: S3Location, max_bytes: int) -> Iterator[tuple[IO[bytes], str]]:
+def open_input(
+    location: S3Location, max_bytes: int, max_resumes: int = 5
+) -> Iterator[tuple[IO[bytes], str]]:
     """Yield (a buffered byte stream of the object, its ETag); gunzips `.gz` keys."""
     client = s3_client()
     try:
@@ -73,7 +137,7 @@ def open_input(location: S3Location, max_bytes: int) -> Iterator[tuple[IO[bytes]
         if code in PERMANENT_READ_ERRORS:
             raise InputError(f"cannot read {location.uri}: {code}") from None
         raise
-    body = response["Body"]
+    body = _ResumableBody(location, response, max_resumes)
     try:
         source: Any = body
         compressed = location.key.endswith(".gz") or response.get("ContentEncoding") == "gzip"
