@@ -6,6 +6,7 @@ Pure functions, no I/O: the rules a producer must follow are all here.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +31,11 @@ class Rejected:
     error: str
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _has_control_chars(value: str) -> bool:
-    return any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value)
+    return _CONTROL_CHARS.search(value) is not None
 
 
 def check_id(raw: Any) -> tuple[str | None, str | None]:
@@ -86,10 +90,13 @@ class RecordChecker:
             return Rejected(index, record_id, f"text must be a string, not {kind}")
         if not text.strip():
             return Rejected(index, record_id, "text is empty")
-        try:
-            size = len(text.encode("utf-8"))
-        except UnicodeEncodeError:
-            return Rejected(index, record_id, "text is not valid UTF-8")
+        if text.isascii():  # the common case, without encoding every review
+            size = len(text)
+        else:
+            try:
+                size = len(text.encode("utf-8"))
+            except UnicodeEncodeError:
+                return Rejected(index, record_id, "text is not valid UTF-8")
         if size > self.max_text_bytes:
             return Rejected(
                 index, record_id, f"text is {size} bytes, over the limit of {self.max_text_bytes}"
