@@ -1,9 +1,375 @@
-"""Subcommands for getting work in and results out: submit, status, backfill, dlq."""
+"""Subcommands for getting work in and results out: submit, status, backfill, dlq.
+
+Each handler imports its module only when run, so `scorer --help` stays instant. Settings
+come from the same `SCORER_*` variables as the worker's; flags override them.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.ids import check_safe_id
+
+#: Exit codes shared by the subcommands.
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
+
+
+def _safe_id(value: str) -> str:
+    try:
+        return check_safe_id(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r}: {error}") from None
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _timestamp(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _aws_errors_reported(handler: Callable[[argparse.Namespace], int]) -> Any:
+    """An AWS error (after botocore's retries) ends the command with one line, not a traceback."""
+
+    def run(args: argparse.Namespace) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return handler(args)
+        except (ClientError, BotoCoreError) as error:
+            print(f"scorer {args.command}: {error}", file=sys.stderr)
+            return EXIT_FAILED
+
+    return run
+
+
+def _queue_flags(parser: argparse.ArgumentParser, output: bool = True, dlq: bool = False) -> None:
+    parser.add_argument("--queue-url", help="the worker's queue (default: $SCORER_QUEUE_URL)")
+    if output:
+        parser.add_argument(
+            "--output-uri", help="s3://bucket/prefix of results (default: $SCORER_OUTPUT_URI)"
+        )
+    if dlq:
+        parser.add_argument(
+            "--dlq-url", help="dead-letter queue (default: $SCORER_DLQ_URL, else redrive policy)"
+        )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds this package's subcommands; each imports its module only when run."""
+    submit = subparsers.add_parser(
+        "submit",
+        help="put a JSON Lines or CSV file (local or s3://, .gz too) on the queue",
+        description=(
+            "Checks the whole file first (nothing is sent when it fails), writes the job "
+            "manifest, then sends batches: inline when they fit a message, else staged to S3."
+        ),
+    )
+    submit.add_argument("source", help="a local path or s3:// URI (.jsonl, .csv, .gz)")
+    submit.add_argument("--job-id", required=True, type=_safe_id)
+    submit.add_argument("--format", choices=["jsonl", "csv"], help="default: from the extension")
+    submit.add_argument("--id-field", default="id", help="the id column or key (default: id)")
+    submit.add_argument("--text-field", default="text", help="the text column or key")
+    submit.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        help="records per message, at most 10000 (default: $SCORER_SUBMIT_BATCH_SIZE or 1000)",
+    )
+    submit.add_argument(
+        "--max-message-bytes",
+        type=_positive_int,
+        help="stage batches whose body is larger (default: $SCORER_MAX_MESSAGE_BYTES or 1 MiB)",
+    )
+    submit.add_argument(
+        "--staging-uri",
+        help="s3:// prefix for staged batches (default: {output}/{job_id}/_staging)",
+    )
+    submit.add_argument(
+        "--strict",
+        action="store_true",
+        help="also refuse records the worker would reject (e.g. empty text) instead of warning",
+    )
+    submit.add_argument(
+        "--allow-duplicates",
+        action="store_true",
+        help="send even when ids repeat across the file (each copy is scored)",
+    )
+    submit.add_argument("--dry-run", action="store_true", help="check and plan; send nothing")
+    submit.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _queue_flags(submit)
+    submit.set_defaults(handler=_aws_errors_reported(_submit))
+
+    status = subparsers.add_parser(
+        "status",
+        help="batches done, pending and failed of a job; writes _SUCCESS when complete",
+        description=(
+            "Exit codes: 0 complete (or running, without --wait), 1 a batch failed (its "
+            "message is in the DLQ), 2 no such job, 3 --timeout passed."
+        ),
+    )
+    status.add_argument("job_id", type=_safe_id)
+    status.add_argument("--wait", action="store_true", help="block until the job is finished")
+    status.add_argument("--timeout", type=float, help="seconds --wait waits at most")
+    status.add_argument("--interval", type=float, default=5.0, help="seconds between polls")
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    _queue_flags(status, dlq=True)
+    status.set_defaults(handler=_aws_errors_reported(_status))
+
+    backfill = subparsers.add_parser(
+        "backfill",
+        help="enqueue every .jsonl/.csv(.gz) object under an S3 prefix not yet scored",
+        description=(
+            "One message per object; objects already scored by the current model version "
+            "from their current ETag are skipped (unless --force). JSON log lines on stdout. "
+            "Exit 0 when everything needed was enqueued (or nothing was needed), 1 otherwise."
+        ),
+    )
+    backfill.add_argument("prefix", help="s3://bucket/prefix (folder semantics)")
+    backfill.add_argument("--job-id", required=True, type=_safe_id)
+    backfill.add_argument("--start-after", help="only keys after this one")
+    backfill.add_argument("--end-before", help="only keys before this one")
+    backfill.add_argument("--modified-since", type=_timestamp, help="ISO time; default UTC")
+    backfill.add_argument("--modified-before", type=_timestamp, help="ISO time; default UTC")
+    backfill.add_argument(
+        "--model-version", help="the version to compare with (default: model.json at the model)"
+    )
+    backfill.add_argument("--force", action="store_true", help="enqueue even what is scored")
+    backfill.add_argument("--dry-run", action="store_true", help="log what would be sent")
+    backfill.add_argument("--id-field", default="id")
+    backfill.add_argument("--text-field", default="text")
+    _queue_flags(backfill)
+    backfill.set_defaults(handler=_aws_errors_reported(_backfill))
+
+    dlq = subparsers.add_parser("dlq", help="look at or redrive the dead-letter queue")
+    actions = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    listing = actions.add_parser(
+        "list", help="the DLQ's messages and reasons, without consuming them"
+    )
+    listing.add_argument("--max", type=_positive_int, help="show at most this many")
+    listing.add_argument("--json", action="store_true", help="one JSON object per message")
+    _queue_flags(listing, output=False, dlq=True)
+    listing.set_defaults(handler=_aws_errors_reported(_dlq_list))
+    redrive = actions.add_parser("redrive", help="move the DLQ's messages back to the queue")
+    redrive.add_argument("--max", type=_positive_int, help="move at most this many")
+    redrive.add_argument(
+        "--no-move-task",
+        action="store_true",
+        help="move by receive/send/delete even where SQS's message move task exists",
+    )
+    redrive.add_argument("--json", action="store_true", help="print the result as JSON")
+    _queue_flags(redrive, output=False, dlq=True)
+    redrive.set_defaults(handler=_aws_errors_reported(_dlq_redrive))
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+    from jobs.settings import load_job_settings
+
+    flags = {
+        name: getattr(args, name, None)
+        for name in ("queue_url", "output_uri", "dlq_url", "staging_uri")
+    }
+    return load_job_settings(**flags, **extra)
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from jobs.settings import require
+    from jobs.submit import SubmitPlan, describe, run_submit
+    from schemas.uris import parse_s3_uri
+
+    settings = _settings(
+        args, submit_batch_size=args.batch_size, max_message_bytes=args.max_message_bytes
+    )
+    plan = SubmitPlan(
+        source=args.source,
+        job_id=args.job_id,
+        queue_url=require(settings, "queue_url", "--queue-url"),
+        output=settings.output,
+        staging=parse_s3_uri(settings.staging_uri) if settings.staging_uri else None,
+        fmt=args.format,
+        id_field=args.id_field,
+        text_field=args.text_field,
+        batch_size=settings.submit_batch_size,
+        max_message_bytes=settings.max_message_bytes,
+        max_text_bytes=settings.max_text_bytes,
+        strict=args.strict,
+        allow_duplicates=args.allow_duplicates,
+        dry_run=args.dry_run,
+    )
+    result = run_submit(plan)
+    describe(plan, result, args.json, sys.stdout if args.json or not result.errors else sys.stderr)
+    return result.exit_code
+
+
+def _status(args: argparse.Namespace) -> int:
+    from jobs.queues import resolve_dlq
+    from jobs.status import StatusReader, follow
+    from worker.aws import s3_client, sqs_client
+
+    settings = _settings(args)
+    dlq_url = None
+    if settings.dlq_url or settings.queue_url:
+        dlq_url = resolve_dlq(settings.queue_url, settings.dlq_url)
+    reader = StatusReader(s3_client(), sqs_client(), settings.output, settings.queue_url, dlq_url)
+    last: list[tuple[int, int]] = []
+
+    def report_progress(current: Any) -> None:
+        counts = (current.done, len(current.failed))
+        if args.wait and not args.json and last != [counts]:
+            last[:] = [counts]
+            print(
+                f"{current.job_id}: {current.done}/{current.batches} batches done, "
+                f"{len(current.failed)} failed",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    status, outcome = follow(
+        reader, args.job_id, args.wait, args.interval, args.timeout, report_progress
+    )
+    if status is None:
+        print(f"no job {args.job_id}: no manifest under {settings.output.uri}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.json:
+        print(json.dumps({**status.to_dict(), "outcome": outcome}, sort_keys=True, default=str))
+    else:
+        _print_status(status, outcome, settings.output)
+    if status.failed:
+        return EXIT_FAILED
+    return EXIT_TIMEOUT if outcome == "timeout" else EXIT_OK
+
+
+def _print_status(status: Any, outcome: str, output: Any) -> None:
+    print(f"job {status.job_id} ({status.kind} of {status.input}): {outcome}")
+    print(
+        f"  batches: {status.batches} = {status.done} done, {status.pending} pending, "
+        f"{len(status.failed)} failed"
+    )
+    expected = f" of {status.records_expected:,}" if status.records_expected else ""
+    print(
+        f"  records: {status.records_scored:,} scored, {status.records_rejected:,} "
+        f"rejected{expected}"
+    )
+    if status.queue:
+        print(f"  queue: {status.queue['visible']} visible, {status.queue['in_flight']} in flight")
+    if status.dlq:
+        print(f"  dead-letter queue: {status.dlq['visible']} message(s) (all jobs)")
+    for failed in status.failed[:20]:
+        print(f"  failed: {failed.batch_id}: {failed.reason} (message {failed.message_id})")
+    if status.success_marker:
+        print(f"  {output.child(status.job_id, '_SUCCESS').uri} written")
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    import logging
+
+    from jobs.backfill import current_model_version, run_backfill
+    from schemas.uris import parse_s3_uri
+    from worker.aws import s3_client, sqs_client
+    from worker.observability import configure_logging
+
+    configure_logging(os.environ.get("SCORER_LOG_LEVEL", "INFO"))
+    log = logging.getLogger("jobs.backfill")
+    settings = _settings(args)
+    try:
+        prefix = parse_s3_uri(args.prefix)
+    except ValueError as error:
+        log.error("invalid prefix", extra={"error": str(error)})
+        return EXIT_FAILED
+    s3 = s3_client()
+    model_version = args.model_version or current_model_version(s3, settings.model_uri)
+    result = run_backfill(
+        s3,
+        sqs_client(),
+        prefix,
+        args.job_id,
+        settings.output,
+        settings.queue_url,
+        model_version,
+        start_after=args.start_after,
+        end_before=args.end_before,
+        modified_since=args.modified_since,
+        modified_before=args.modified_before,
+        force=args.force,
+        dry_run=args.dry_run,
+        id_field=args.id_field,
+        text_field=args.text_field,
+    )
+    counts = result.counts()
+    report = result.report
+    failed = report.failed if report else []
+    for batch_id, error in failed:
+        log.error("not sent", extra={"batch_id": batch_id, "error": error})
+    log.info(
+        "backfill finished" if not args.dry_run else "backfill dry run",
+        extra={
+            "job_id": args.job_id,
+            "model_version": model_version,
+            "objects": len(result.decisions),
+            "enqueued": report.sent if report else 0,
+            "to_enqueue": counts["send"],
+            "already_scored": counts["skip"],
+            "ignored": counts["ignore"],
+            "failed": len(failed),
+        },
+    )
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _dlq_list(args: argparse.Namespace) -> int:
+    from jobs.dlq import peek
+    from jobs.queues import resolve_dlq
+    from worker.aws import sqs_client
+
+    settings = _settings(args)
+    dlq_url = resolve_dlq(settings.queue_url, settings.dlq_url)
+    letters = peek(sqs_client(), dlq_url, args.max)
+    for letter in letters:
+        if args.json:
+            print(json.dumps(letter.summary(), sort_keys=True))
+        else:
+            print(
+                f"{letter.message_id}  job={letter.job_id} batch={letter.batch_id} "
+                f"receives={letter.receive_count}  reason: {letter.reason}"
+            )
+    if not args.json:
+        print(f"{len(letters)} message(s) in {dlq_url}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _dlq_redrive(args: argparse.Namespace) -> int:
+    from jobs.dlq import redrive
+    from jobs.queues import resolve_dlq
+    from jobs.settings import require
+    from worker.aws import sqs_client
+
+    settings = _settings(args)
+    queue_url = require(settings, "queue_url", "--queue-url")
+    dlq_url = resolve_dlq(queue_url, settings.dlq_url)
+    result = redrive(sqs_client(), queue_url, dlq_url, args.max, native=not args.no_move_task)
+    summary = {
+        "method": result.method,
+        "moved": result.moved,
+        "failed": [{"message_id": key, "error": error} for key, error in result.failed],
+        "fallback_reason": result.fallback_reason,
+    }
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+    else:
+        print(f"moved {result.moved} message(s) back to {queue_url} ({result.method})")
+        for key, error in result.failed:
+            print(f"  not moved: {key}: {error}")
+    return EXIT_FAILED if result.failed else EXIT_OK

@@ -191,3 +191,13 @@ def test_an_input_stream_that_breaks_midway_resumes_where_it_stopped(
     while chunk := body.read(8192):
         received += chunk
     assert received == data
+
+
+def test_a_text_under_the_limit_is_scored_however_its_json_line_is_escaped(
+    processor: BatchProcessor, inprocess_stack: Stack
+) -> None:
+    text = "good " + "\x01" * 50_000  # ~50 KB of text, ~300 KB once JSON-escaped
+    line = json.dumps({"id": "escaped", "text": text}) + "\n"
+    uri = inprocess_stack.put("inputs/escaped.jsonl", line.encode())
+    summary = processor.process(body(batch_id="e", input={"uri": uri, "format": "jsonl"}))
+    assert (summary.records_scored, summary.records_rejected) == (1, 0)

@@ -45,6 +45,12 @@ def parse_json_line(line: bytes | str) -> Any:
     return json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
+def max_jsonl_line_bytes(max_text_bytes: int) -> int:
+    """The longest JSON line that can still hold a text at the limit: every character may be
+    escaped as `\\uXXXX` (6 bytes), plus room for the id and other keys."""
+    return 6 * max_text_bytes + 16 * 1024
+
+
 def iter_inline(records: Iterable[Any]) -> RawRecords:
     yield from enumerate(records)
 

@@ -21,7 +21,14 @@ from pydantic import ValidationError
 
 from schemas.messages import ScoreRequest, derive_batch_id
 from schemas.uris import S3Location, parse_s3_uri
-from worker.inputs import InputError, iter_csv, iter_inline, iter_jsonl, parse_json_line
+from worker.inputs import (
+    InputError,
+    iter_csv,
+    iter_inline,
+    iter_jsonl,
+    max_jsonl_line_bytes,
+    parse_json_line,
+)
 from worker.records import Record, RecordChecker, Rejected
 from worker.s3 import GzipJsonlObject, open_input
 from worker.scoring import BatchingScorer
@@ -141,7 +148,7 @@ class BatchProcessor:
                     if source.format == "csv":
                         raw = iter_csv(stream, source.id_field, source.text_field)
                     else:
-                        raw = iter_jsonl(stream, self.max_text_bytes * 2 + 4096)
+                        raw = iter_jsonl(stream, max_jsonl_line_bytes(self.max_text_bytes))
                 for records, scores in self._score_in_order(
                     self._checked(raw, checker, errors), abort
                 ):

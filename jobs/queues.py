@@ -1,0 +1,51 @@
+"""Small SQS questions the producer side asks: size limit, depth, ARN, which DLQ."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worker.sqs import SqsQueue
+
+
+def attributes(sqs: Any, queue_url: str, *names: str) -> dict[str, str]:
+    return sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(names)).get(
+        "Attributes", {}
+    )
+
+
+def max_message_bytes(sqs: Any, queue_url: str, configured: int) -> int:
+    """The smaller of the configured limit and the queue's own `MaximumMessageSize`."""
+    value = attributes(sqs, queue_url, "MaximumMessageSize").get("MaximumMessageSize")
+    return min(configured, int(value)) if value else configured
+
+
+def queue_arn(sqs: Any, queue_url: str) -> str:
+    return attributes(sqs, queue_url, "QueueArn")["QueueArn"]
+
+
+def depth(sqs: Any, queue_url: str) -> dict[str, int]:
+    """Visible, in-flight and delayed counts (approximate, as SQS reports them)."""
+    values = attributes(
+        sqs,
+        queue_url,
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    )
+    return {
+        "visible": int(values.get("ApproximateNumberOfMessages", 0)),
+        "in_flight": int(values.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        "delayed": int(values.get("ApproximateNumberOfMessagesDelayed", 0)),
+    }
+
+
+def resolve_dlq(queue_url: str | None, dlq_url: str | None) -> str:
+    """The configured DLQ, else the one the queue's redrive policy names (as the worker does)."""
+    if dlq_url:
+        return dlq_url
+    if not queue_url:
+        raise SystemExit("missing configuration: set SCORER_DLQ_URL or SCORER_QUEUE_URL")
+    found = SqsQueue(queue_url).dlq_url
+    if not found:
+        raise SystemExit(f"{queue_url} has no redrive policy: set SCORER_DLQ_URL or --dlq-url")
+    return found
