@@ -1,0 +1,1 @@
+"""The trainer: builds, trains, evaluates and exports the sentiment SavedModel."""
