@@ -75,7 +75,7 @@ class WorkerProcess:
             while not predicate():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or (self.process.poll() is not None and not predicate()):
-                    tail = "".join(self.raw[-15:])
+                    tail = "".join(line[:400] for line in self.raw[-40:])
                     raise AssertionError(f"timed out waiting for {what or predicate}:\n{tail}")
                 self._changed.wait(timeout=min(remaining, 1.0))
 

@@ -150,9 +150,11 @@ class Worker:
     def _handle(self, message: Message) -> None:
         started = time.perf_counter()
         held = self._held.get(message.receipt_handle)
-        ids = {"message_id": message.message_id, **request_summary(message.body)}
+        ids = {"message_id": message.message_id}
         scored = rejected = 0
+        outcome = "retried"
         try:
+            ids.update(request_summary(message.body))
             summary = self.processor.process(message.body, held.abort if held else None)
             scored, rejected = summary.records_scored, summary.records_rejected
             log.info(
@@ -185,10 +187,13 @@ class Worker:
             with self._lock:
                 self._held.pop(message.receipt_handle, None)
                 self.health.in_flight = len(self._held)
-                self._slot_freed.notify()
+                self._slot_freed.notify_all()
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
         if outcome != "released":
-            self.metrics.message_done(outcome, scored, rejected, time.perf_counter() - started)
+            try:
+                self.metrics.message_done(outcome, scored, rejected, time.perf_counter() - started)
+            except Exception as error:  # metrics must never hold up the queue
+                log.warning("metrics failed", extra={"error": str(error)[:300]})
 
     def _dead_letter(self, message: Message, reason: str, ids: dict[str, str]) -> str:
         try:

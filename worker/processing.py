@@ -231,7 +231,7 @@ def request_summary(body: str) -> dict[str, Any]:
     """Ids for logging a message we could not parse fully (never the review text)."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     if not isinstance(data, dict):
         return {}
