@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SCORER := $(VENV)/bin/scorer
 IMDB ?= ../shared/data/imdb
 
-.PHONY: install demo test lint model bench clean
+.PHONY: install demo test lint model bench chaos audit clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,15 @@ model: install
 
 bench: install
 	$(PY) -m bench
+
+# The long reliability runs (the short versions are part of `make test`); figures are printed
+# and written to tests/chaos/results/.
+chaos: install
+	$(PY) -m pytest tests/chaos --chaos-long -m chaos_long -v
+
+# Dependency audit: needs the vulnerability service's network (not reachable in this sandbox).
+audit: install
+	bash tests/chaos/audit.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

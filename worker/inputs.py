@@ -110,10 +110,11 @@ def iter_csv(stream: IO[bytes], id_field: str, text_field: str) -> RawRecords:
             raise InputError(f"CSV header is malformed: {error}") from None
         missing = [name for name in (id_field, text_field) if name not in header]
         if missing:
+            # Name the columns asked for, never the row read as the header: in a file without
+            # a header row (or JSON Lines declared as CSV) that row is review text.
             raise InputError(
-                f"CSV header lacks column(s) {', '.join(map(repr, missing))}; it has {header!r}"[
-                    :500
-                ]
+                f"CSV header lacks column(s) {', '.join(map(repr, missing))} "
+                f"(it has {len(header)} column(s))"
             )
         index = -1
         while True:

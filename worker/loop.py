@@ -129,6 +129,7 @@ class Worker:
                     log.info("queue is empty, exiting (exit_when_idle)")
                     self.stop()
                 continue
+            self.protection.update(busy=True)  # before any work starts, not at the next beat
             now = time.monotonic()
             with self._lock:
                 for message in messages:

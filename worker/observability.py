@@ -6,6 +6,7 @@ name ids and counts, never review text.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
@@ -13,6 +14,7 @@ import threading
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 SERVICE = "scorer"
 
@@ -50,4 +52,11 @@ class WorkerMetrics:
                 name="RecordsRejected", unit=MetricUnit.Count, value=records_rejected
             )
             self._metrics.add_metric(name="MessageLatency", unit=MetricUnit.Seconds, value=seconds)
-            self._metrics.flush_metrics()
+            blob = self._metrics.serialize_metric_set()
+            self._metrics.clear_metrics()
+        if is_metrics_disabled():  # POWERTOOLS_METRICS_DISABLED, honoured as flush_metrics does
+            return
+        # One write per line (print() makes two: the text, then the newline), so a log line
+        # written by another thread can never land between an EMF object and its newline.
+        sys.stdout.write(json.dumps(blob, separators=(",", ":")) + "\n")
+        sys.stdout.flush()

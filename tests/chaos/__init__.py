@@ -1,0 +1,1 @@
+"""Chaos and reliability suite: the real worker under kills, faults, poison and shutdowns."""
