@@ -82,7 +82,8 @@ def _fmt(value: Any) -> str:
 
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
-    """moto's server as its own process (as the worker would see AWS: over HTTP)."""
+    """moto's server as its own process (as the worker would see AWS: over HTTP), with the
+    SQS delete race fixed (tests/moto_fixes.py)."""
     for name, value in (
         ("AWS_ACCESS_KEY_ID", "bench"),
         ("AWS_SECRET_ACCESS_KEY", "bench"),
@@ -91,7 +92,7 @@ def moto_server() -> Iterator[str]:
         os.environ.setdefault(name, value)
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, str(REPO / "tests" / "moto_fixes.py"), "127.0.0.1", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

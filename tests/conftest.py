@@ -16,6 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from moto_fixes import make_sqs_deletes_atomic
 from tiny_model import build_tiny_model
 
 REGION = "us-east-1"
@@ -49,6 +50,7 @@ def moto_endpoint() -> Iterator[str]:
     """moto's real HTTP server on 127.0.0.1, for the end-to-end tests."""
     from moto.server import ThreadedMotoServer
 
+    make_sqs_deletes_atomic()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -148,5 +150,6 @@ def inprocess_stack() -> Iterator[Stack]:
     """A fresh stack on moto in-process (no sockets), for unit tests of the AWS edges."""
     from moto import mock_aws
 
+    make_sqs_deletes_atomic()
     with mock_aws():
         yield create_stack(None)
