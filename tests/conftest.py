@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from moto_fixes import make_sqs_deletes_atomic
+from moto_fixes import apply_all as apply_moto_fixes
 from tiny_model import build_tiny_model
 
 REGION = "us-east-1"
@@ -50,7 +50,7 @@ def moto_endpoint() -> Iterator[str]:
     """moto's real HTTP server on 127.0.0.1, for the end-to-end tests."""
     from moto.server import ThreadedMotoServer
 
-    make_sqs_deletes_atomic()
+    apply_moto_fixes()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -150,6 +150,6 @@ def inprocess_stack() -> Iterator[Stack]:
     """A fresh stack on moto in-process (no sockets), for unit tests of the AWS edges."""
     from moto import mock_aws
 
-    make_sqs_deletes_atomic()
+    apply_moto_fixes()
     with mock_aws():
         yield create_stack(None)

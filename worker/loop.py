@@ -18,7 +18,7 @@ from worker.inputs import InputError
 from worker.observability import WorkerMetrics
 from worker.processing import BatchAborted, BatchProcessor, PoisonMessage, request_summary
 from worker.protection import ScaleInProtection
-from worker.sqs import Message, SqsQueue
+from worker.sqs import BatchedDeleter, Message, SqsQueue
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class Worker:
         self._lock = threading.Lock()
         self._slot_freed = threading.Condition(self._lock)
         self._pool = ThreadPoolExecutor(settings.max_in_flight, thread_name_prefix="message")
+        self._deleter = BatchedDeleter(queue)
         self.counts = {"scored": 0, "dead_lettered": 0, "retried": 0, "released": 0}
 
     # -- public ---------------------------------------------------------------------------
@@ -86,7 +87,17 @@ class Worker:
         receiver.join(timeout=max(0.0, deadline - time.monotonic()))
         self._pool.shutdown(wait=self.drained, cancel_futures=True)
         self.protection.release()
-        log.info("stopped", extra={"drained": self.drained, **self.counts})
+        scorer = self.processor.scorer
+        log.info(
+            "stopped",
+            extra={
+                "drained": self.drained,
+                **self.counts,
+                "model_calls": scorer.model_calls,
+                "texts_scored": scorer.texts_scored,
+                "model_busy_seconds": round(scorer.busy_seconds, 3),
+            },
+        )
         return 0
 
     def stop(self) -> None:
@@ -169,7 +180,7 @@ class Worker:
                     "seconds": round(summary.seconds, 3),
                 },
             )
-            self.queue.delete(message)
+            self._deleter.delete(message)
             log.info("message deleted", extra=ids)
             outcome = "scored"
         except (PoisonMessage, InputError) as error:

@@ -152,8 +152,7 @@ class BatchProcessor:
                 for records, scores in self._score_in_order(
                     self._checked(raw, checker, errors), abort
                 ):
-                    for record, score in zip(records, scores.tolist(), strict=True):
-                        results.write(self._result_line(record, score))
+                    results.write_lines(self._result_lines(records, scores))
             metadata["records-scored"] = str(results.lines)
             metadata["records-rejected"] = str(errors.lines)
             # Errors first: a results object present means its batch is complete.
@@ -176,13 +175,21 @@ class BatchProcessor:
             seconds=time.perf_counter() - started,
         )
 
-    def _result_line(self, record: Record, score: float) -> dict[str, Any]:
-        return {
-            "id": record.id,
-            "label": "positive" if score >= self.threshold else "negative",
-            "score": round(score, 6),
-            "model_version": self.model_version,
-        }
+    def _result_lines(self, records: list[Record], scores: np.ndarray) -> list[str]:
+        """Result lines, formatted directly: json.dumps per line was a hot spot (profiled).
+
+        Byte for byte what `json.dumps(ResultRecord, separators=(",", ":"))` writes.
+        """
+        version = json.dumps(self.model_version, ensure_ascii=False)
+        threshold = self.threshold
+        lines = []
+        for record, score in zip(records, scores.tolist(), strict=True):
+            label = "positive" if score >= threshold else "negative"
+            lines.append(
+                f'{{"id":{json.dumps(record.id, ensure_ascii=False)},"label":"{label}",'
+                f'"score":{round(score, 6)!r},"model_version":{version}}}'
+            )
+        return lines
 
     def _checked(
         self,

@@ -162,28 +162,43 @@ class GzipJsonlObject:
         self.lines = 0
         self._part_size = part_size
         self._spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
-        # mtime=0 and a fixed filename: the same records always give the same bytes.
-        self._gzip = gzip.GzipFile(filename="", fileobj=self._spool, mode="wb", mtime=0)
+        # mtime=0 and a fixed filename: the same records always give the same bytes. Level 6
+        # (gzip's command-line default): level 9 cost a tenth of a core for ~2% smaller files.
+        self._gzip = gzip.GzipFile(
+            filename="", fileobj=self._spool, mode="wb", mtime=0, compresslevel=6
+        )
 
     def write(self, row: dict[str, Any]) -> None:
-        line = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
-        self._gzip.write(line.encode("utf-8", errors="surrogatepass"))
-        self.lines += 1
+        self.write_lines([json.dumps(row, ensure_ascii=False, separators=(",", ":"))])
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Already-serialised JSON objects, one per line: one encode and write per batch."""
+        if lines:
+            text = "\n".join(lines) + "\n"
+            self._gzip.write(text.encode("utf-8", errors="surrogatepass"))
+            self.lines += len(lines)
 
     def upload(self, metadata: dict[str, str]) -> None:
         self._gzip.close()
+        size = self._spool.tell()
         self._spool.seek(0)
-        s3_client().upload_fileobj(
-            self._spool,
-            self.location.bucket,
-            self.location.key,
-            ExtraArgs={"ContentType": "application/gzip", "Metadata": metadata},
-            Config=TransferConfig(
-                multipart_threshold=self._part_size,
-                multipart_chunksize=self._part_size,
-                use_threads=False,
-            ),
-        )
+        extra = {"ContentType": "application/gzip", "Metadata": metadata}
+        if size < self._part_size:  # one PUT: no transfer manager for the common small object
+            s3_client().put_object(
+                Bucket=self.location.bucket, Key=self.location.key, Body=self._spool.read(), **extra
+            )
+        else:
+            s3_client().upload_fileobj(
+                self._spool,
+                self.location.bucket,
+                self.location.key,
+                ExtraArgs=extra,
+                Config=TransferConfig(
+                    multipart_threshold=self._part_size,
+                    multipart_chunksize=self._part_size,
+                    use_threads=False,
+                ),
+            )
         self._spool.close()
 
     def discard(self) -> None:

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
+import queue as stdlib_queue
+import threading
+import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +82,18 @@ class SqsQueue:
     def delete(self, message: Message) -> None:
         self._client.delete_message(QueueUrl=self.url, ReceiptHandle=message.receipt_handle)
 
+    def delete_batch(self, messages: list[Message]) -> list[str | None]:
+        """DeleteMessageBatch (at most 10): per message, None or why its delete failed."""
+        entries = [
+            {"Id": str(i), "ReceiptHandle": message.receipt_handle}
+            for i, message in enumerate(messages)
+        ]
+        answer = self._client.delete_message_batch(QueueUrl=self.url, Entries=entries)
+        outcome: list[str | None] = [None] * len(messages)
+        for failed in answer.get("Failed", []):
+            outcome[int(failed["Id"])] = f"{failed.get('Code')}: {failed.get('Message', '')}"
+        return outcome
+
     def change_visibility(self, message: Message, seconds: int) -> None:
         self._client.change_message_visibility(
             QueueUrl=self.url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=seconds
@@ -126,3 +142,45 @@ class SqsQueue:
             "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
             "delayed": int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
         }
+
+
+class BatchedDeleter:
+    """Deletes finished messages ten to a DeleteMessageBatch call; each caller waits for its own.
+
+    One request instead of ten: against moto (and in SQS's bill) requests, not bytes, are
+    what a small message costs. A caller waits at most `window` seconds for others to join.
+    """
+
+    def __init__(self, queue: SqsQueue, window: float = 0.02) -> None:
+        self._queue = queue
+        self._window = window
+        self._pending: stdlib_queue.Queue[tuple[Message, Future[None]]] = stdlib_queue.Queue()
+        threading.Thread(target=self._run, name="deleter", daemon=True).start()
+
+    def delete(self, message: Message) -> None:
+        """Returns once the message is deleted; raises if SQS refused."""
+        done: Future[None] = Future()
+        self._pending.put((message, done))
+        done.result()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._pending.get()]
+            deadline = time.monotonic() + self._window
+            while len(batch) < 10:
+                remaining = deadline - time.monotonic()
+                try:
+                    batch.append(self._pending.get(timeout=max(0.0, remaining)))
+                except stdlib_queue.Empty:
+                    break
+            try:
+                outcome = self._queue.delete_batch([message for message, _ in batch])
+            except Exception as error:  # botocore already retried the call
+                for _, done in batch:
+                    done.set_exception(error)
+                continue
+            for (_, done), problem in zip(batch, outcome, strict=True):
+                if problem is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(RuntimeError(f"delete failed: {problem}"))
