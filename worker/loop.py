@@ -77,7 +77,10 @@ class Worker:
         heartbeat.start()
         receiver = threading.Thread(target=self._receive_loop, name="receiver", daemon=True)
         receiver.start()
-        self.stopping.wait()
+        # Wait in short slices: a process-directed SIGTERM may land on any thread (TensorFlow
+        # has many), and a main thread blocked without a timeout would never run the handler.
+        while not self.stopping.wait(timeout=0.2):
+            pass
         self.health.draining = True
         deadline = time.monotonic() + self.settings.drain_timeout
         log.info("draining", extra={"in_flight": self._in_flight()})
