@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from moto_fixes import apply_all as apply_moto_fixes
 from tiny_model import build_tiny_model
+from worker_process import WorkerProcess
 
 REGION = "us-east-1"
 
@@ -143,6 +144,35 @@ def http_stack(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Stack:
     urllib.request.urlopen(request, timeout=10).close()
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     return create_stack(moto_endpoint)
+
+
+StartWorker = Callable[..., WorkerProcess]
+
+
+@pytest.fixture
+def start_worker(http_stack: Stack, tiny_model_dir: Path) -> Iterator[StartWorker]:
+    """Starts real `scorer work` processes on `http_stack` with the tiny model; stops them all."""
+    started: list[WorkerProcess] = []
+
+    def start(**settings: str) -> WorkerProcess:
+        env = {
+            "AWS_ENDPOINT_URL": str(http_stack.endpoint),
+            "SCORER_QUEUE_URL": http_stack.queue_url,
+            "SCORER_OUTPUT_URI": http_stack.output_uri,
+            # Staged chunks of `scorer submit` live under the output prefix by default.
+            "SCORER_ALLOWED_INPUT_URIS": f"s3://{http_stack.bucket}/inputs,{http_stack.output_uri}",
+            "SCORER_MODEL_URI": str(tiny_model_dir),
+            "SCORER_VISIBILITY_TIMEOUT": "30",
+            "SCORER_RETRY_DELAY_SECONDS": "0",
+            **settings,
+        }
+        worker = WorkerProcess(env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.close()
 
 
 @pytest.fixture

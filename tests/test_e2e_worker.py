@@ -7,42 +7,13 @@ import gzip
 import io
 import json
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from conftest import Stack
-from worker_process import WorkerProcess
+from conftest import Stack, StartWorker
 
 from schemas.messages import derive_batch_id
 
 pytestmark = pytest.mark.e2e
-
-StartWorker = Callable[..., WorkerProcess]
-
-
-@pytest.fixture
-def start_worker(http_stack: Stack, tiny_model_dir: Path) -> Iterator[StartWorker]:
-    started: list[WorkerProcess] = []
-
-    def start(**settings: str) -> WorkerProcess:
-        env = {
-            "AWS_ENDPOINT_URL": str(http_stack.endpoint),
-            "SCORER_QUEUE_URL": http_stack.queue_url,
-            "SCORER_OUTPUT_URI": http_stack.output_uri,
-            "SCORER_ALLOWED_INPUT_URIS": f"s3://{http_stack.bucket}/inputs",
-            "SCORER_MODEL_URI": str(tiny_model_dir),
-            "SCORER_VISIBILITY_TIMEOUT": "30",
-            "SCORER_RETRY_DELAY_SECONDS": "0",
-            **settings,
-        }
-        worker = WorkerProcess(env)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.close()
 
 
 def records(*texts: str, prefix: str = "r") -> list[dict[str, str]]:

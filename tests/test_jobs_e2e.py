@@ -14,20 +14,18 @@ import json
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Stack
-from worker_process import WorkerProcess
+from conftest import Stack, StartWorker
 
 from worker.cli import main
 
 pytestmark = pytest.mark.e2e
 
-StartWorker = Callable[..., WorkerProcess]
 POSITIVE = ["good", "great", "wonderful", "excellent", "love"]
 NEGATIVE = ["bad", "awful", "boring", "terrible", "hate"]
 FILLER = [
@@ -56,31 +54,6 @@ def root_logging_restored() -> Iterator[None]:
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
-
-
-@pytest.fixture
-def start_worker(http_stack: Stack, tiny_model_dir: Path) -> Iterator[StartWorker]:
-    started: list[WorkerProcess] = []
-
-    def start(**settings: str) -> WorkerProcess:
-        env = {
-            "AWS_ENDPOINT_URL": str(http_stack.endpoint),
-            "SCORER_QUEUE_URL": http_stack.queue_url,
-            "SCORER_OUTPUT_URI": http_stack.output_uri,
-            # Staged chunks live under the output prefix by default: the worker must read them.
-            "SCORER_ALLOWED_INPUT_URIS": f"s3://{http_stack.bucket}/inputs,{http_stack.output_uri}",
-            "SCORER_MODEL_URI": str(tiny_model_dir),
-            "SCORER_VISIBILITY_TIMEOUT": "30",
-            "SCORER_RETRY_DELAY_SECONDS": "0",
-            **settings,
-        }
-        worker = WorkerProcess(env)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.close()
 
 
 def review(rng: random.Random, words: int) -> str:
