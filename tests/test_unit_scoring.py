@@ -196,3 +196,38 @@ def test_close_stops_the_scoring_threads() -> None:
     assert scorer.score(["1"])[0] == 1.0
     scorer.close()
     assert not any(thread.is_alive() for thread in started)
+
+
+def test_submit_blocks_while_the_model_is_behind_then_resumes() -> None:
+    """Backpressure: readers wait instead of piling texts up in memory ahead of the model."""
+    import threading
+
+    import numpy as np
+
+    from worker.scoring import BatchingScorer
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow(texts: list[str]) -> np.ndarray:
+        started.set()
+        release.wait(timeout=30)
+        return np.zeros(len(texts), dtype=np.float32)
+
+    scorer = BatchingScorer(slow, batch_size=2, threads=1, max_queued_batches=1)
+    first = scorer.submit(["a", "b"])
+    assert started.wait(timeout=10)  # taken into a model call: nothing queued any more
+    second = scorer.submit(["c", "d"])  # fills the queue (2 texts)
+    third_submitted = threading.Event()
+    holder: list[object] = []
+
+    def submit_third() -> None:
+        holder.append(scorer.submit(["e"]))
+        third_submitted.set()
+
+    threading.Thread(target=submit_third, daemon=True).start()
+    assert not third_submitted.wait(timeout=0.3), "submit did not wait for room"
+    release.set()
+    assert third_submitted.wait(timeout=10)
+    assert first.result(timeout=10).tolist() == [0.0, 0.0]
+    assert second.result(timeout=10).tolist() == [0.0, 0.0]
+    scorer.close()

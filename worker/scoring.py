@@ -45,9 +45,21 @@ class _Request:
 class BatchingScorer:
     """Scores texts from any thread, in shared model batches of at most `batch_size`."""
 
-    def __init__(self, score: ScoreFunction, batch_size: int, threads: int) -> None:
+    def __init__(
+        self,
+        score: ScoreFunction,
+        batch_size: int,
+        threads: int,
+        max_queued_batches: int | None = None,
+    ) -> None:
         self._score = score
         self.batch_size = batch_size
+        # Backpressure: `submit` blocks while this many texts wait. Readers that run far
+        # ahead of the model only compete with it for the GIL and the cores (profiled: 16
+        # messages parsing at once scored S3 inputs ~15% slower than 4).
+        self._max_queued = batch_size * (max_queued_batches or 2 * threads + 2)
+        self._queued = 0
+        self._room = threading.Condition()
         self._pending: queue.Queue[_Request | None] = queue.Queue()
         self._lock = threading.Lock()  # guards taking slices of the head request
         self._head: _Request | None = None
@@ -67,8 +79,12 @@ class BatchingScorer:
         request = _Request(texts)
         if not texts:
             request.future.set_result(np.zeros(0, dtype=np.float32))
-        else:
-            self._pending.put(request)
+            return request.future
+        with self._room:
+            # An empty queue always admits a request, however large: no deadlock.
+            self._room.wait_for(lambda: self._queued == 0 or self._queued < self._max_queued)
+            self._queued += len(texts)
+        self._pending.put(request)
         return request.future
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
@@ -114,6 +130,9 @@ class BatchingScorer:
             if batch is None:
                 return
             texts = [text for request, start, end in batch for text in request.texts[start:end]]
+            with self._room:
+                self._queued -= len(texts)
+                self._room.notify_all()
             started = time.perf_counter()
             try:
                 scores = self._score(texts)
