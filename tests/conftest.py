@@ -116,10 +116,16 @@ class Stack:
 
 
 def create_stack(
-    endpoint: str | None, visibility_timeout: int = 30, max_receives: int = 5
+    endpoint: str | None,
+    visibility_timeout: int = 30,
+    max_receives: int = 5,
+    make_client: Callable[[str], Any] | None = None,
 ) -> Stack:
-    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint)
-    s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
+    """Queue (redrive to its DLQ after `max_receives`) + DLQ + bucket `scorer-test`."""
+    make_client = make_client or (
+        lambda service: boto3.client(service, region_name=REGION, endpoint_url=endpoint)
+    )
+    sqs, s3 = make_client("sqs"), make_client("s3")
     dlq_url = sqs.create_queue(QueueName="scorer-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"

@@ -57,26 +57,12 @@ def reset_moto(endpoint: str) -> None:
 
 def make_stack(endpoint: str, visibility_timeout: int = 30, max_receives: int = 10) -> Any:
     """A fresh queue + DLQ (redrive after `max_receives`) + bucket on a reset moto server."""
-    from conftest import Stack  # tests/conftest.py, on sys.path
+    from conftest import create_stack  # tests/conftest.py, on sys.path
 
     reset_moto(endpoint)
-    sqs = boto_client("sqs", endpoint)
-    s3 = boto_client("s3", endpoint)
-    dlq_url = sqs.create_queue(QueueName="scorer-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    queue_url = sqs.create_queue(
-        QueueName="scorer",
-        Attributes={
-            "VisibilityTimeout": str(visibility_timeout),
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}
-            ),
-        },
-    )["QueueUrl"]
-    s3.create_bucket(Bucket="scorer-test")
-    return Stack(endpoint, sqs, s3, queue_url, dlq_url)
+    return create_stack(
+        endpoint, visibility_timeout, max_receives, lambda service: boto_client(service, endpoint)
+    )
 
 
 def send_all(stack: Any, bodies: Iterable[str]) -> int:
