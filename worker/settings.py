@@ -84,7 +84,7 @@ class WorkerSettings(ModelSettings):
         description="Extend visibility once this fraction of the timeout has passed.",
     )
     max_in_flight: int = Field(
-        default=16, ge=1, le=1000, description="Messages received and not yet finished."
+        default=32, ge=1, le=1000, description="Messages received and not yet finished."
     )
     max_records_per_message: int = Field(
         default=10_000, ge=1, description="Inline records above this send the message to the DLQ."

@@ -151,7 +151,7 @@ class BatchedDeleter:
     what a small message costs. A caller waits at most `window` seconds for others to join.
     """
 
-    def __init__(self, queue: SqsQueue, window: float = 0.02) -> None:
+    def __init__(self, queue: SqsQueue, window: float = 0.05) -> None:
         self._queue = queue
         self._window = window
         self._pending: stdlib_queue.Queue[tuple[Message, Future[None]]] = stdlib_queue.Queue()

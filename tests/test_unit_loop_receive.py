@@ -1,0 +1,88 @@
+"""The receive loop refills in batches: a ReceiveMessage per finished message cost more CPU
+(worker and endpoint) than scoring a small message. Runs the real Worker against moto in-process;
+the processor here only counts, so the test controls when each message finishes."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from worker.health import HealthState
+from worker.loop import LoopSettings, Worker
+from worker.observability import WorkerMetrics
+from worker.processing import BatchSummary
+from worker.protection import ScaleInProtection
+from worker.sqs import SqsQueue
+
+WAIT = 10.0  # seconds before a stuck test gives up; never reached when the code works
+
+
+class OneAtATimeProcessor:
+    """Finishes one message per `finish_one()` call, in any order the worker started them."""
+
+    def __init__(self) -> None:
+        self.scorer = type("Stats", (), {"model_calls": 0, "texts_scored": 0, "busy_seconds": 0})
+        self._permits = threading.Semaphore(0)
+        self._done = threading.Condition()
+        self.finished = 0
+
+    def process(self, body: str, abort: threading.Event | None = None) -> BatchSummary:
+        if not self._permits.acquire(timeout=WAIT):
+            raise TimeoutError("the test never let this message finish")
+        with self._done:
+            self.finished += 1
+            self._done.notify_all()
+        return BatchSummary("job", body, 1, 0, f"s3://b/results/job/{body}.jsonl.gz", None, 0.0)
+
+    def finish_one(self) -> None:
+        with self._done:
+            target = self.finished + 1
+            self._permits.release()
+            assert self._done.wait_for(lambda: self.finished >= target, timeout=WAIT)
+
+
+def test_receives_wait_for_half_the_slots_instead_of_one_call_per_finished_message(
+    inprocess_stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    stack = inprocess_stack
+    for i in range(24):
+        stack.send(f"m{i:02d}")
+    queue = SqsQueue(stack.queue_url)
+    asked: list[int] = []
+    receive = queue.receive
+
+    def counting_receive(max_messages: int, *args: Any) -> Any:
+        asked.append(max_messages)
+        return receive(max_messages, *args)
+
+    queue.receive = counting_receive  # type: ignore[method-assign]
+    processor = OneAtATimeProcessor()
+    worker = Worker(
+        queue=queue,
+        processor=processor,  # type: ignore[arg-type]
+        settings=LoopSettings(
+            wait_time_seconds=0,
+            visibility_timeout=60,
+            heartbeat_fraction=0.5,
+            max_in_flight=8,
+            retry_delay_seconds=1,
+            drain_timeout=WAIT,
+            exit_when_idle=True,
+        ),
+        health=HealthState(stale_after=60),
+        metrics=WorkerMetrics("scorer-test"),
+        protection=ScaleInProtection(agent_uri=""),
+    )
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    for _ in range(24):  # each message finishes alone: the old loop asked for 1 each time
+        processor.finish_one()
+    runner.join(timeout=WAIT)
+
+    assert not runner.is_alive()
+    assert worker.counts["scored"] == 24
+    assert min(asked) >= 4, asked  # half of max_in_flight
+    assert len(asked) <= 24 // 4 + 3, asked  # + the empty receives before exiting
