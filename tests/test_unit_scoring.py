@@ -231,3 +231,16 @@ def test_submit_blocks_while_the_model_is_behind_then_resumes() -> None:
     assert first.result(timeout=10).tolist() == [0.0, 0.0]
     assert second.result(timeout=10).tolist() == [0.0, 0.0]
     scorer.close()
+
+
+def test_warm_up_scores_a_full_batch_per_thread_and_leaves_the_counters_at_zero() -> None:
+    score = RecordingScore()
+    scorer = BatchingScorer(score, batch_size=4, threads=2)
+    try:
+        scorer.warm_up("7")
+        assert [len(call) for call in score.calls] == [4, 4]
+        assert (scorer.model_calls, scorer.texts_scored, scorer.busy_seconds) == (0, 0, 0.0)
+        assert scorer.score(["1", "2"]).tolist() == [1.0, 2.0]
+        assert scorer.model_calls == 1
+    finally:
+        scorer.close()

@@ -40,9 +40,13 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def parse_json_line(line: bytes | str) -> Any:
+#: One decoder for every line: `json.loads` with hooks builds a new decoder per call.
+_STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def parse_json_line(line: str) -> Any:
     """Strict JSON: no NaN/Infinity (nor 1e999), bounded nesting (the recursion limit)."""
-    return json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
+    return _STRICT_DECODER.decode(line)
 
 
 def max_jsonl_line_bytes(max_text_bytes: int) -> int:

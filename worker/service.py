@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
 
 from schemas.uris import parse_s3_uri
+from worker.aws import s3_client
 from worker.health import HealthServer, HealthState
 from worker.loop import LoopSettings, Worker
 from worker.observability import WorkerMetrics
@@ -37,6 +39,12 @@ def run_worker(settings: WorkerSettings, install_signal_handlers: bool = False) 
     health.queue_reachable = True
 
     scorer = BatchingScorer(model.score, settings.batch_size, settings.scoring_threads)
+    scorer.warm_up()
+    s3_client()  # built now (botocore loads S3's service model), not inside the first message
+    # Startup leaves ~300,000 objects (TensorFlow, botocore) that live as long as the process:
+    # out of the collector's reach, each full collection no longer walks them (profiled:
+    # collections took ~5% of the worker's CPU while scoring).
+    gc.freeze()
     processor = BatchProcessor(
         scorer=scorer,
         model_version=model.version,
