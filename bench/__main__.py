@@ -40,7 +40,7 @@ def main() -> int:
         check=True,
     )
     scoring = scoring_speed.run(args.model, args.data)
-    worker = worker_speed.run(args.model, args.data, scoring["ceiling_all_cores"])
+    worker = worker_speed.run(args.model, args.data)
     naive = naive_baseline.run(
         args.model, args.data, worker_rate=worker["s3_objects"]["reviews_per_second"]
     )

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import threading
 import time
@@ -58,12 +59,23 @@ def _batching_scorer(model: Any, texts: list[str], batch_size: int, threads: int
     return len(texts) / seconds
 
 
-def run(model_dir: Path, data: Path, batch_size: int = 256, limit: int = 25_000) -> dict[str, Any]:
+@functools.cache
+def _model(model_dir: Path) -> Any:
+    """The model, loaded once per process (TensorFlow's threading is set before it starts)."""
     from worker.model import configure_tensorflow, load_model
 
+    configure_tensorflow(max(2, len(os.sched_getaffinity(0))))
+    return load_model(str(model_dir))
+
+
+def model_ceiling(model_dir: Path, texts: list[str], batch_size: int = 256) -> float:
+    """The reference for the worker's ratios: the signature alone, one thread per core."""
+    return _ceiling(_model(model_dir), texts, batch_size, len(os.sched_getaffinity(0)))
+
+
+def run(model_dir: Path, data: Path, batch_size: int = 256, limit: int = 25_000) -> dict[str, Any]:
     cores = len(os.sched_getaffinity(0))
-    configure_tensorflow(max(2, cores))
-    model = load_model(str(model_dir))
+    model = _model(model_dir)
     texts = [row["text"] for row in load_reviews(data, limit)]
     ceiling_1 = _ceiling(model, texts, batch_size, 1)
     ceiling_n = _ceiling(model, texts, batch_size, cores)
