@@ -84,6 +84,8 @@ class BatchingScorer:
             # An empty queue always admits a request, however large: no deadlock.
             self._room.wait_for(lambda: self._queued == 0 or self._queued < self._max_queued)
             self._queued += len(texts)
+            if self._queued < self._max_queued:
+                self._room.notify()  # room left: pass the wake-up on to the next waiter
         self._pending.put(request)
         return request.future
 
@@ -146,7 +148,9 @@ class BatchingScorer:
             texts = [text for request, start, end in batch for text in request.texts[start:end]]
             with self._room:
                 self._queued -= len(texts)
-                self._room.notify_all()
+                # Wake one waiter, which wakes the next while room is left: notify_all woke
+                # every blocked message thread per batch to find the room taken (profiled).
+                self._room.notify()
             started = time.perf_counter()
             try:
                 scores = self._score(texts)
