@@ -193,6 +193,16 @@ def test_an_input_stream_that_breaks_midway_resumes_where_it_stopped(
         received += chunk
     assert received == data
 
+    # The same through the gzip reader the worker uses, which fills buffers (readinto).
+    from isal import igzip
+
+    inprocess_stack.put("inputs/big.jsonl.gz", gzip.compress(data, compresslevel=0))
+    location = parse_s3_uri("s3://scorer-test/inputs/big.jsonl.gz")
+    response = inprocess_stack.s3.get_object(Bucket="scorer-test", Key="inputs/big.jsonl.gz")
+    response["Body"] = BreaksAfter(response["Body"])
+    body = s3_module._ResumableBody(location, response, max_resumes=1)
+    assert igzip.IGzipFile(fileobj=body).read() == data
+
 
 def test_a_text_under_the_limit_is_scored_however_its_json_line_is_escaped(
     processor: BatchProcessor, inprocess_stack: Stack
@@ -208,7 +218,7 @@ def test_result_lines_are_exactly_the_contracts_json(processor: BatchProcessor) 
     from schemas.records import ResultRecord
     from worker.records import Record
 
-    records = [Record(0, 'quo"te\\é', "x"), Record(1, "b", "y"), Record(2, "c", "z")]
+    records = [Record(0, 'quo"te\\é', "x"), Record(1, "b", "y"), Record(2, "ünï\u2028", "z")]
     scores = np.array([0.5, 1e-7, 0.99999994], dtype=np.float32)
     for line, record, score in zip(
         processor._result_lines(records, scores), records, scores.tolist(), strict=True

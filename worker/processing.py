@@ -53,6 +53,14 @@ class BatchSummary:
     seconds: float
 
 
+def _json_id(record_id: str) -> str:
+    """`json.dumps(record_id, ensure_ascii=False)`, without the call for the usual id: control
+    characters never get here (RecordChecker rejects them), so only `"` and `\\` need escapes."""
+    if '"' in record_id or "\\" in record_id:
+        return json.dumps(record_id, ensure_ascii=False)
+    return f'"{record_id}"'
+
+
 def result_locations(output: S3Location, job_id: str, batch_id: str) -> tuple[S3Location, ...]:
     """`{output}/{job_id}/{batch_id}.jsonl.gz` and its `.errors.jsonl.gz` sibling."""
     return (
@@ -186,7 +194,7 @@ class BatchProcessor:
         for record, score in zip(records, scores.tolist(), strict=True):
             label = "positive" if score >= threshold else "negative"
             lines.append(
-                f'{{"id":{json.dumps(record.id, ensure_ascii=False)},"label":"{label}",'
+                f'{{"id":{_json_id(record.id)},"label":"{label}",'
                 f'"score":{round(score, 6)!r},"model_version":{version}}}'
             )
         return lines
