@@ -27,6 +27,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
     ResponseStreamingError,
 )
+from isal import igzip, isal_zlib
 
 from schemas.uris import S3Location
 from worker.aws import s3_client
@@ -108,6 +109,15 @@ class _ResumableBody:
             self._offset += len(data)
             return data
 
+    def readinto(self, buffer: Any) -> int:
+        """For readers that fill buffers (ISA-L's gzip): the same resuming `read`."""
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
     def _reopen(self) -> None:
         self.close()
         extra = {"IfMatch": self._etag} if self._etag else {}
@@ -142,11 +152,11 @@ def open_input(
         source: Any = body
         compressed = location.key.endswith(".gz") or response.get("ContentEncoding") == "gzip"
         if compressed:
-            source = gzip.GzipFile(fileobj=body, mode="rb")
+            source = igzip.IGzipFile(fileobj=body, mode="rb")
         limited = _ByteLimit(source, max_bytes, location.uri)
         try:
             yield io.BufferedReader(limited, buffer_size=1024 * 1024), response.get("ETag", "")
-        except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        except (gzip.BadGzipFile, EOFError, zlib.error, isal_zlib.error) as error:
             if not compressed:
                 raise
             raise InputError(f"{location.uri} is not a valid gzip stream: {error}") from None
