@@ -42,22 +42,33 @@ def main() -> int:
     scoring = scoring_speed.run(args.model, args.data)
     worker = worker_speed.run(args.model, args.data)
     naive = naive_baseline.run(
-        args.model, args.data, worker_rate=worker["s3_objects"]["reviews_per_second"]
+        args.model,
+        args.data,
+        worker_rate=worker["shared_cores"]["s3_objects"]["reviews_per_second"],
     )
+    isolated, shared = worker["endpoint_isolated"], worker["shared_cores"]
     bars = [
-        ["worker (a) S3 objects / ceiling", worker["s3_objects"]["ratio_to_ceiling"], ">= 0.85"],
-        ["worker (b) inline / ceiling", worker["inline_messages"]["ratio_to_ceiling"], ">= 0.70"],
+        ["worker (a) S3 objects / ceiling", isolated["s3_objects"]["ratio_to_ceiling"], ">= 0.85"],
+        ["worker (b) inline / ceiling", isolated["inline_messages"]["ratio_to_ceiling"], ">= 0.70"],
         ["2 scorers / 1 scorer", scoring["scaling_2_vs_1"], ">= 1.6"],
         ["speed-up over naive serving", naive["speedup"], ">= 100"],
         ["RSS 200k - 2k reviews (MB)", worker["memory"]["difference_mb"], "< 100"],
         ["cold start to /readyz (s)", worker["cold_start_seconds"], "report"],
+        ["(a) with moto on the worker's cores", shared["s3_objects"]["ratio_to_ceiling"], "report"],
+        [
+            "(b) with moto on the worker's cores",
+            shared["inline_messages"]["ratio_to_ceiling"],
+            "report",
+        ],
     ]
     passed = [
-        worker["s3_objects"]["ratio_to_ceiling"] >= 0.85,
-        worker["inline_messages"]["ratio_to_ceiling"] >= 0.70,
+        isolated["s3_objects"]["ratio_to_ceiling"] >= 0.85,
+        isolated["inline_messages"]["ratio_to_ceiling"] >= 0.70,
         scoring["scaling_2_vs_1"] >= 1.6,
         naive["speedup"] >= 100,
         worker["memory"]["difference_mb"] < 100,
+        True,
+        True,
         True,
     ]
     print_table(

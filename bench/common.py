@@ -80,10 +80,25 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def pin_process(pid: int, cpus: set[int]) -> None:
+    """Move every thread of a running process onto `cpus` (new threads inherit it)."""
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):  # a thread that just ended
+            os.sched_setaffinity(int(task), cpus)
+
+
+def split_cores() -> tuple[set[int], set[int]]:
+    """(the worker's CPUs, the emulated AWS's CPUs): all but one, and the last one."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise RuntimeError("keeping the endpoint off the worker's cores needs 2 or more CPUs")
+    return set(cpus[:-1]), {cpus[-1]}
+
+
 @contextlib.contextmanager
-def moto_server() -> Iterator[str]:
+def moto_server(cpus: set[int] | None = None) -> Iterator[str]:
     """moto's server as its own process (as the worker would see AWS: over HTTP), with the
-    SQS delete race fixed (tests/moto_fixes.py)."""
+    SQS delete race fixed (tests/moto_fixes.py); on `cpus` only when given."""
     for name, value in (
         ("AWS_ACCESS_KEY_ID", "bench"),
         ("AWS_SECRET_ACCESS_KEY", "bench"),
@@ -95,6 +110,7 @@ def moto_server() -> Iterator[str]:
         [sys.executable, str(REPO / "tests" / "moto_fixes.py"), "127.0.0.1", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=None if cpus is None else (lambda: os.sched_setaffinity(0, cpus)),
     )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -64,13 +64,32 @@ def _model(model_dir: Path) -> Any:
     """The model, loaded once per process (TensorFlow's threading is set before it starts)."""
     from worker.model import configure_tensorflow, load_model
 
-    configure_tensorflow(max(2, len(os.sched_getaffinity(0))))
+    configure_tensorflow(len(os.sched_getaffinity(0)))  # as the worker does on these CPUs
     return load_model(str(model_dir))
 
 
 def model_ceiling(model_dir: Path, texts: list[str], batch_size: int = 256) -> float:
     """The reference for the worker's ratios: the signature alone, one thread per core."""
     return _ceiling(_model(model_dir), texts, batch_size, len(os.sched_getaffinity(0)))
+
+
+def ceiling_on(model_dir: Path, data: Path, cpus: set[int], batch_size: int = 256) -> float:
+    """The ceiling in a fresh process confined to `cpus`, TensorFlow set up as the worker
+    sets itself up on them (one scoring thread per CPU)."""
+    import json
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "bench.scoring_speed", "--ceiling-only"]
+    command += ["--model", str(model_dir), "--data", str(data), "--batch-size", str(batch_size)]
+    answer = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        check=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+    )
+    return float(json.loads(answer.stdout.strip().splitlines()[-1])["ceiling"])
 
 
 def run(model_dir: Path, data: Path, batch_size: int = 256, limit: int = 25_000) -> dict[str, Any]:
@@ -113,7 +132,18 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--limit", type=int, default=25_000)
+    parser.add_argument(
+        "--ceiling-only",
+        action="store_true",
+        help="print {'ceiling': reviews/s} with one thread per CPU of this process, as JSON",
+    )
     args = parser.parse_args()
+    if args.ceiling_only:
+        import json
+
+        texts = [row["text"] for row in load_reviews(args.data, args.limit)]
+        print(json.dumps({"ceiling": model_ceiling(args.model, texts, args.batch_size)}))
+        return
     run(args.model, args.data, args.batch_size, args.limit)
 
 

@@ -29,7 +29,8 @@ def free_port() -> int:
 class WorkerProcess:
     """`scorer work` as ECS runs it: configured by environment, stopped by signals."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], cpus: set[int] | None = None) -> None:
+        """`cpus`: run on these CPUs only (benchmarks keep the emulated AWS off them)."""
         self.health_port = free_port()
         full_env = {
             **os.environ,
@@ -47,6 +48,7 @@ class WorkerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
+            preexec_fn=None if cpus is None else (lambda: os.sched_setaffinity(0, cpus)),
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
