@@ -276,3 +276,18 @@ def test_health_endpoint_before_and_after_the_model_loads(
     _, body = worker.health("/readyz") or (0, {})
     assert body["model_loaded"] and body["queue_reachable"]
     assert worker.terminate() == 0
+
+
+def test_sigterm_while_the_model_loads_exits_0_without_receiving(
+    http_stack: Stack, start_worker: StartWorker
+) -> None:
+    http_stack.send({"version": 1, "job_id": "job-early", "records": [{"id": "1", "text": "ok"}]})
+    worker = start_worker()
+    worker.wait_for_log("health endpoint up", timeout=60)  # logged before TensorFlow loads
+    assert worker.terminate() == 0
+    assert worker.count("stopped before the first receive") == 1
+    assert worker.count("message received") == 0
+    visible = http_stack.sqs.get_queue_attributes(
+        QueueUrl=http_stack.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    assert visible == "1"  # untouched, for a worker that gets to run

@@ -6,6 +6,7 @@ import gc
 import logging
 import os
 import sys
+import threading
 
 from schemas.uris import parse_s3_uri
 from worker.aws import s3_client
@@ -24,6 +25,21 @@ log = logging.getLogger(__name__)
 def run_worker(settings: WorkerSettings, install_signal_handlers: bool = False) -> int:
     """Run until stopped; returns the process exit code (0 after a clean drain)."""
     from worker.model import configure_tensorflow, load_model
+
+    # Signals first: a SIGTERM while the model loads (ECS stopping a task that never got
+    # ready) must end the process cleanly, not by the default action.
+    stop_requested = threading.Event()
+    running: list[Worker] = []
+
+    def request_stop() -> None:
+        stop_requested.set()
+        for worker in running:
+            worker.stop()
+
+    if install_signal_handlers:
+        from worker.commands import install_signal_handlers as install
+
+        install(request_stop)
 
     health = HealthState(stale_after=max(60.0, 3.0 * settings.wait_time_seconds))
     server = HealthServer(health, settings.health_host, settings.health_port)
@@ -74,10 +90,12 @@ def run_worker(settings: WorkerSettings, install_signal_handlers: bool = False) 
         metrics=WorkerMetrics(settings.metrics_namespace),
         protection=ScaleInProtection(),
     )
-    if install_signal_handlers:
-        from worker.commands import install_signal_handlers as install
-
-        install(worker.stop)
+    running.append(worker)
+    if stop_requested.is_set():
+        log.info("stopped before the first receive")
+        server.stop()
+        scorer.close()
+        return 0
     log.info(
         "worker ready",
         extra={
