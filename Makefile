@@ -30,7 +30,7 @@ model: install
 	$(SCORER) train --data $(IMDB)/train.jsonl.gz --test-data $(IMDB)/test.jsonl.gz --output models/default
 
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench --data $(IMDB)/test.jsonl.gz
 
 # The long reliability runs (the short versions are part of `make test`); figures are printed
 # and written to tests/chaos/results/.
