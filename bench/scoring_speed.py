@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -73,23 +76,45 @@ def model_ceiling(model_dir: Path, texts: list[str], batch_size: int = 256) -> f
     return _ceiling(_model(model_dir), texts, batch_size, len(os.sched_getaffinity(0)))
 
 
-def ceiling_on(model_dir: Path, data: Path, cpus: set[int], batch_size: int = 256) -> float:
-    """The ceiling in a fresh process confined to `cpus`, TensorFlow set up as the worker
-    sets itself up on them (one scoring thread per CPU)."""
-    import json
-    import subprocess
-    import sys
+class CeilingProcess:
+    """The ceiling measured on request by a process confined to `cpus`, TensorFlow set up as
+    the worker sets itself up there (one scoring thread per CPU). It loads the model once and
+    sits idle between measurements, so it can be asked right before and after each worker run.
+    """
 
-    command = [sys.executable, "-m", "bench.scoring_speed", "--ceiling-only"]
-    command += ["--model", str(model_dir), "--data", str(data), "--batch-size", str(batch_size)]
-    answer = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        check=True,
-        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
-    )
-    return float(json.loads(answer.stdout.strip().splitlines()[-1])["ceiling"])
+    def __init__(self, model_dir: Path, data: Path, cpus: set[int], batch_size: int = 256):
+        command = [sys.executable, "-m", "bench.scoring_speed", "--serve-ceiling"]
+        command += ["--model", str(model_dir), "--data", str(data)]
+        command += ["--batch-size", str(batch_size)]
+        self._process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+        )
+
+    def measure(self) -> float:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write("measure\n")
+        self._process.stdin.flush()
+        for line in self._process.stdout:
+            if line.startswith("{"):
+                return float(json.loads(line)["ceiling"])
+        raise RuntimeError("the ceiling process ended without an answer")
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        self._process.wait(timeout=60)
+
+
+def _serve_ceiling(model_dir: Path, data: Path, batch_size: int, limit: int) -> None:
+    texts = [row["text"] for row in load_reviews(data, limit)]
+    _model(model_dir)
+    for _ in sys.stdin:
+        print(json.dumps({"ceiling": model_ceiling(model_dir, texts, batch_size)}), flush=True)
 
 
 def run(model_dir: Path, data: Path, batch_size: int = 256, limit: int = 25_000) -> dict[str, Any]:
@@ -133,16 +158,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--limit", type=int, default=25_000)
     parser.add_argument(
-        "--ceiling-only",
+        "--serve-ceiling",
         action="store_true",
-        help="print {'ceiling': reviews/s} with one thread per CPU of this process, as JSON",
+        help="measure the ceiling (one thread per CPU of this process) for each line read "
+        "from standard input; print {'ceiling': reviews/s} as JSON for each",
     )
     args = parser.parse_args()
-    if args.ceiling_only:
-        import json
-
-        texts = [row["text"] for row in load_reviews(args.data, args.limit)]
-        print(json.dumps({"ceiling": model_ceiling(args.model, texts, args.batch_size)}))
+    if args.serve_ceiling:
+        _serve_ceiling(args.model, args.data, args.batch_size, args.limit)
         return
     run(args.model, args.data, args.batch_size, args.limit)
 

@@ -3,7 +3,7 @@
 - (a) 25 S3 JSON Lines objects of 1,000 reviews, (b) 250 inline messages of 100 reviews:
   seconds from the first send to the last result object written, with the worker already
   ready and past one untimed first job; reviews/s and the ratio to the model ceiling measured
-  on the worker's CPUs. Three rounds of (ceiling, (a), (b)), interleaved; the medians count.
+  on the worker's CPUs right before and after each run. Three rounds; the medians count.
 - Two layouts of the CPUs: `endpoint_isolated` keeps moto and the sending client off the
   worker's CPUs (all but one for the worker, the last for them), as on ECS, where SQS and S3
   do not run on the task's vCPUs: the bars are judged on it. `shared_cores` runs everything
@@ -135,15 +135,20 @@ def _bodies(
     return bulk, inline
 
 
-def _rates(seconds: list[float], reviews: int, ceiling: float, messages: int) -> dict[str, Any]:
+def _rates(runs: list[tuple[float, float]], reviews: int, messages: int) -> dict[str, Any]:
+    """Runs as (seconds, ceiling around the run); each run's ratio uses its own ceiling."""
+    seconds = [run_seconds for run_seconds, _ in runs]
+    ratios = [reviews / run_seconds / ceiling for run_seconds, ceiling in runs]
     median_seconds = statistics.median(seconds)
     return {
         "messages": messages,
         "reviews": reviews,
         "seconds_by_round": seconds,
+        "ceiling_by_round": [ceiling for _, ceiling in runs],
+        "ratio_by_round": ratios,
         "seconds": median_seconds,
         "reviews_per_second": reviews / median_seconds,
-        "ratio_to_ceiling": reviews / median_seconds / ceiling,
+        "ratio_to_ceiling": statistics.median(ratios),
     }
 
 
@@ -179,15 +184,19 @@ def layouts() -> list[Layout]:
 def throughput(
     model_dir: Path, data: Path, reviews: list[dict[str, str]], layout: Layout, rounds: int = 3
 ) -> dict[str, Any]:
-    """One untimed first job, then rounds of (ceiling, (a), (b)), interleaved so that drift in
-    the machine's speed (10-25% within minutes here) hits both sides of each ratio alike."""
-    from bench.scoring_speed import ceiling_on, model_ceiling
+    """One untimed first job, then `rounds` of (a) and (b), with the ceiling measured on the
+    worker's CPUs before the first run and after every run: each run is divided by the mean
+    of the two ceilings around it, as the machine's speed drifts 10-25% within minutes."""
+    from bench.scoring_speed import CeilingProcess, model_ceiling
 
     texts = [row["text"] for row in reviews]
     everything = os.sched_getaffinity(0)
-    ceilings: list[float] = []
-    seconds_s3: list[float] = []
-    seconds_inline: list[float] = []
+    meter = None
+    if layout.worker_cpus is not None:
+        meter = CeilingProcess(model_dir, data, layout.worker_cpus)
+    measure = meter.measure if meter else lambda: model_ceiling(model_dir, texts)
+    measure()  # model loaded and warm before the worker starts: its cold start is its own
+    runs: dict[str, list[tuple[float, float]]] = {"s3_objects": [], "inline_messages": []}
     with moto_server(layout.endpoint_cpus) as endpoint:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         stack = _stack(endpoint)
@@ -197,14 +206,13 @@ def throughput(
             if layout.endpoint_cpus:
                 pin_process(os.getpid(), layout.endpoint_cpus)  # the sender, with moto
             first_job = (_timed_job(worker, stack, bulk), _timed_job(worker, stack, inline))
+            ceilings = [measure()]  # the worker idle, long-polling, while it is measured
             for round_ in range(rounds):
                 bulk, inline = _bodies(stack, reviews, round_)
-                if layout.worker_cpus is None:  # worker idle, long-polling
-                    ceilings.append(model_ceiling(model_dir, texts))
-                else:
-                    ceilings.append(ceiling_on(model_dir, data, layout.worker_cpus))
-                seconds_s3.append(_timed_job(worker, stack, bulk))
-                seconds_inline.append(_timed_job(worker, stack, inline))
+                for kind, bodies in (("s3_objects", bulk), ("inline_messages", inline)):
+                    seconds = _timed_job(worker, stack, bodies)
+                    ceilings.append(measure())
+                    runs[kind].append((seconds, (ceilings[-2] + ceilings[-1]) / 2))
             scored = sum(
                 int(e.get("records_scored", 0))
                 for e in worker.logs
@@ -214,18 +222,19 @@ def throughput(
         finally:
             pin_process(os.getpid(), everything)
             worker.terminate()
-    ceiling = statistics.median(ceilings)
+            if meter:
+                meter.close()
     return {
         "layout": layout.name,
         "description": layout.description,
         "worker_scoring_threads": ready.get("scoring_threads"),
         "rounds": rounds,
-        "ceiling_by_round": ceilings,
-        "ceiling_reviews_per_second": ceiling,
+        "ceilings_measured": ceilings,
+        "ceiling_reviews_per_second": statistics.median(ceilings),
         "cold_start_seconds": cold_start,
         "first_job_after_start_seconds": {"s3_objects": first_job[0], "inline": first_job[1]},
-        "s3_objects": _rates(seconds_s3, len(reviews), ceiling, len(bulk)),
-        "inline_messages": _rates(seconds_inline, len(reviews), ceiling, len(inline)),
+        "s3_objects": _rates(runs["s3_objects"], len(reviews), len(bulk)),
+        "inline_messages": _rates(runs["inline_messages"], len(reviews), len(inline)),
         "records_scored_total": scored,
     }
 
@@ -269,19 +278,32 @@ def _print_layout(speed: dict[str, Any], reviews: int) -> None:
     a, b = speed["s3_objects"], speed["inline_messages"]
     print_table(
         f"Worker end to end, {speed['layout']}: {speed['description']}\n"
-        f"  ({reviews:,} reviews; {speed['worker_scoring_threads']} scoring thread(s); "
-        f"{speed['rounds']} rounds, each with its own ceiling on the worker's CPUs)",
-        ["round", "ceiling /s", "(a) s", "(a) /s", "(a) ratio", "(b) s", "(b) /s", "(b) ratio"],
+        f"  ({reviews:,} reviews; {speed['worker_scoring_threads']} scoring thread(s); each run "
+        "divided by the mean of the ceilings measured on the worker's CPUs just before and after)",
         [
-            [i + 1, c, sa, reviews / sa, reviews / sa / c, sb, reviews / sb, reviews / sb / c]
-            for i, (c, sa, sb) in enumerate(
-                zip(
-                    speed["ceiling_by_round"],
-                    a["seconds_by_round"],
-                    b["seconds_by_round"],
-                    strict=True,
-                )
-            )
+            "round",
+            "(a) s",
+            "(a) /s",
+            "ceiling",
+            "(a) ratio",
+            "(b) s",
+            "(b) /s",
+            "ceiling",
+            "(b) ratio",
+        ],
+        [
+            [
+                i + 1,
+                a["seconds_by_round"][i],
+                reviews / a["seconds_by_round"][i],
+                a["ceiling_by_round"][i],
+                a["ratio_by_round"][i],
+                b["seconds_by_round"][i],
+                reviews / b["seconds_by_round"][i],
+                b["ceiling_by_round"][i],
+                b["ratio_by_round"][i],
+            ]
+            for i in range(speed["rounds"])
         ],
     )
     print_table(
