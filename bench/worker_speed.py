@@ -3,7 +3,7 @@
 - (a) 25 S3 JSON Lines objects of 1,000 reviews, (b) 250 inline messages of 100 reviews:
   seconds from the first send to the last result object written, with the worker already
   ready and past one untimed first job; reviews/s and the ratio to the model ceiling measured
-  on the worker's CPUs right before and after each run. Three rounds; the medians count.
+  on the worker's CPUs right before and after each run. Five rounds; the medians count.
 - Two layouts of the CPUs: `endpoint_isolated` keeps moto and the sending client off the
   worker's CPUs (all but one for the worker, the last for them), as on ECS, where SQS and S3
   do not run on the task's vCPUs: the bars are judged on it. `shared_cores` runs everything
@@ -182,7 +182,7 @@ def layouts() -> list[Layout]:
 
 
 def throughput(
-    model_dir: Path, data: Path, reviews: list[dict[str, str]], layout: Layout, rounds: int = 3
+    model_dir: Path, data: Path, reviews: list[dict[str, str]], layout: Layout, rounds: int = 5
 ) -> dict[str, Any]:
     """One untimed first job, then `rounds` of (a) and (b), with the ceiling measured on the
     worker's CPUs before the first run and after every run: each run is divided by the mean
