@@ -8,21 +8,18 @@ import gzip
 import json
 import os
 import platform
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from worker.local.moto_server import LOCAL_CREDENTIALS, moto_process
+from worker.local.worker_process import WorkerProcess, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "imdb" / "test.jsonl.gz"
 DEFAULT_MODEL = REPO / "models" / "default"
 
-sys.path.insert(0, str(REPO / "tests"))  # the e2e tests' process harness, reused as is
-from worker_process import WorkerProcess, free_port  # noqa: E402
 
 __all__ = ["WorkerProcess", "free_port"]
 
@@ -98,35 +95,11 @@ def split_cores() -> tuple[set[int], set[int]]:
 @contextlib.contextmanager
 def moto_server(cpus: set[int] | None = None) -> Iterator[str]:
     """moto's server as its own process (as the worker would see AWS: over HTTP), with the
-    SQS delete race fixed (tests/moto_fixes.py); on `cpus` only when given."""
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", "bench"),
-        ("AWS_SECRET_ACCESS_KEY", "bench"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-    ):
+    project's fixes (worker/local/moto_fixes.py); on `cpus` only when given."""
+    for name, value in LOCAL_CREDENTIALS.items():
         os.environ.setdefault(name, value)
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "moto_fixes.py"), "127.0.0.1", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=None if cpus is None else (lambda: os.sched_setaffinity(0, cpus)),
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("moto server did not start") from None
-            time.sleep(0.05)
-    try:
+    with moto_process(cpus) as endpoint:
         yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -41,7 +41,7 @@ from bench.common import (
 
 
 def _stack(endpoint: str) -> Any:
-    from conftest import create_stack  # tests/conftest.py: queue + DLQ + bucket, as deployed
+    from worker.local.stack import create_stack  # queue + DLQ + bucket, as deployed
 
     return create_stack(endpoint, visibility_timeout=300)
 

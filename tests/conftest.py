@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from moto_fixes import apply_all as apply_moto_fixes
 from tiny_model import build_tiny_model
-from worker_process import WorkerProcess
 
-REGION = "us-east-1"
+from worker.local.moto_fixes import apply_all as apply_moto_fixes
+from worker.local.moto_server import start_threaded
+from worker.local.stack import REGION, Stack, create_stack
+from worker.local.worker_process import WorkerProcess
+
+__all__ = ["REGION", "Stack", "create_stack"]
 
 
 @pytest.fixture(scope="session")
@@ -49,98 +48,9 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's real HTTP server on 127.0.0.1, for the end-to-end tests."""
-    from moto.server import ThreadedMotoServer
-
-    apply_moto_fixes()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    server, endpoint = start_threaded()
+    yield endpoint
     server.stop()
-
-
-@dataclass
-class Stack:
-    """A queue with a redrive policy to its DLQ, and a bucket: what a deployment creates."""
-
-    endpoint: str | None
-    sqs: Any
-    s3: Any
-    queue_url: str
-    dlq_url: str
-    bucket: str = "scorer-test"
-
-    @property
-    def output_uri(self) -> str:
-        return f"s3://{self.bucket}/results"
-
-    def send(self, body: dict[str, Any] | str) -> None:
-        text = body if isinstance(body, str) else json.dumps(body)
-        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=text)
-
-    def put(self, key: str, data: bytes) -> str:
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
-        return f"s3://{self.bucket}/{key}"
-
-    def read_lines(self, key: str) -> list[dict[str, Any]]:
-        import gzip
-
-        data = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        return [json.loads(line) for line in gzip.decompress(data).decode().splitlines()]
-
-    def keys(self, prefix: str = "results/") -> list[str]:
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
-
-    def dlq_messages(self) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = []
-        while True:
-            batch = self.sqs.receive_message(
-                QueueUrl=self.dlq_url,
-                MaxNumberOfMessages=10,
-                MessageAttributeNames=["All"],
-                VisibilityTimeout=30,
-            ).get("Messages", [])
-            if not batch:
-                return messages
-            messages.extend(batch)
-
-    def depth(self, url: str | None = None) -> int:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=url or self.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
-
-
-def create_stack(
-    endpoint: str | None,
-    visibility_timeout: int = 30,
-    max_receives: int = 5,
-    make_client: Callable[[str], Any] | None = None,
-) -> Stack:
-    """Queue (redrive to its DLQ after `max_receives`) + DLQ + bucket `scorer-test`."""
-    make_client = make_client or (
-        lambda service: boto3.client(service, region_name=REGION, endpoint_url=endpoint)
-    )
-    sqs, s3 = make_client("sqs"), make_client("s3")
-    dlq_url = sqs.create_queue(QueueName="scorer-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    queue_url = sqs.create_queue(
-        QueueName="scorer",
-        Attributes={
-            "VisibilityTimeout": str(visibility_timeout),
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}
-            ),
-        },
-    )["QueueUrl"]
-    s3.create_bucket(Bucket="scorer-test")
-    return Stack(endpoint, sqs, s3, queue_url, dlq_url)
 
 
 @pytest.fixture

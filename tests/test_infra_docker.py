@@ -3,7 +3,7 @@
 `docker build` itself cannot run on this machine (no engine); CI's `image` job runs it. What
 can run here is checked here: the build stage's RUN commands, verbatim, in a fresh virtualenv;
 the HEALTHCHECK command against a live and a dead /healthz; the COPY sources and the
-.dockerignore; and infra/local_init.py against moto's server.
+.dockerignore; and the compose stack's init (`python -m worker.local.stack`) against moto.
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ def test_local_init_creates_queue_dlq_and_bucket_and_can_rerun() -> None:
         }
         for _ in range(2):  # idempotent: compose may run it again
             result = subprocess.run(
-                [sys.executable, str(ROOT / "infra" / "local_init.py")],
+                [sys.executable, "-m", "worker.local.stack"],
                 env=env,
                 capture_output=True,
                 text=True,

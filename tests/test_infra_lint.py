@@ -179,7 +179,7 @@ def test_compose_wires_moto_init_and_healthy_workers() -> None:
     assert "healthcheck" in services["moto"]
     init = services["init"]
     assert init["depends_on"]["moto"]["condition"] == "service_healthy"
-    assert "local_init.py" in " ".join(init["entrypoint"])
+    assert init["entrypoint"] == ["python", "-m", "worker.local.stack"]
     worker = services["worker"]
     assert worker["build"] == "."
     assert worker["depends_on"] == {

@@ -1,4 +1,4 @@
-"""The harness's moto fixes (tests/moto_fixes.py) change its cost, never its answers."""
+"""The harness's moto fixes (worker/local/moto_fixes.py) change its cost, never its answers."""
 
 from __future__ import annotations
 
@@ -40,3 +40,15 @@ def test_request_ids_are_still_written_into_xml_and_headers(inprocess_stack: Any
     headers = {}
     _, body = BaseResponse._enrich_response(headers, '{"QueueUrl": "<q>"}')
     assert body == '{"QueueUrl": "<q>"}' and len(headers["x-amzn-requestid"]) == 52
+
+
+def test_fixes_refuse_another_moto_release(monkeypatch: Any) -> None:
+    """The fixes patch private internals of one release: another must fail loudly, not drift."""
+    import moto
+    import pytest
+
+    from worker.local import moto_fixes
+
+    monkeypatch.setattr(moto, "__version__", "5.3.0")
+    with pytest.raises(RuntimeError, match=r"moto 5\.3\.0 is installed.*moto\[server\]==5\.2\.5"):
+        moto_fixes.apply_all()

@@ -28,36 +28,14 @@ def load_samples() -> list[dict[str, Any]]:
 
 
 def start_embedded_moto() -> Any:
-    from moto.server import ThreadedMotoServer
+    """moto's server (with the project's fixes) in a thread; boto3 finds it by environment."""
+    from worker.local.moto_server import LOCAL_CREDENTIALS, start_threaded
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", "demo"),
-        ("AWS_SECRET_ACCESS_KEY", "demo"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-    ):
+    server, endpoint = start_threaded()
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    for name, value in LOCAL_CREDENTIALS.items():
         os.environ.setdefault(name, value)
     return server
-
-
-def create_resources(sqs: Any, s3: Any) -> tuple[str, str]:
-    """Queue with a redrive policy to its DLQ, and the results bucket. Returns the URLs."""
-    dlq_url = sqs.create_queue(QueueName=DLQ)["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    queue_url = sqs.create_queue(
-        QueueName=QUEUE,
-        Attributes={
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
-            "VisibilityTimeout": "60",
-        },
-    )["QueueUrl"]
-    s3.create_bucket(Bucket=BUCKET)
-    return queue_url, dlq_url
 
 
 def submit_samples(sqs: Any, s3: Any, queue_url: str, samples: list[dict[str, Any]]) -> int:
@@ -109,6 +87,7 @@ def read_results(s3: Any, prefix: str) -> tuple[dict[str, list[dict[str, Any]]],
 
 def run_demo() -> int:
     from worker.aws import s3_client, sqs_client
+    from worker.local.stack import create_stack
     from worker.observability import configure_logging
     from worker.service import run_worker
     from worker.settings import WorkerSettings, load_settings
@@ -122,7 +101,16 @@ def run_demo() -> int:
         f"AWS endpoint: {os.environ['AWS_ENDPOINT_URL']}" + (" (embedded moto)" if server else "")
     )
     sqs, s3 = sqs_client(), s3_client()
-    queue_url, dlq_url = create_resources(sqs, s3)
+    stack = create_stack(
+        os.environ["AWS_ENDPOINT_URL"],
+        visibility_timeout=60,
+        max_receives=3,
+        make_client=lambda service: sqs if service == "sqs" else s3,
+        queue=QUEUE,
+        dlq=DLQ,
+        bucket=BUCKET,
+    )
+    queue_url, dlq_url = stack.queue_url, stack.dlq_url
     samples = load_samples()
     started = time.perf_counter()
     messages = submit_samples(sqs, s3, queue_url, samples)

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from worker_process import SCORER, WorkerProcess, free_port
+
+from worker.local.worker_process import SCORER, WorkerProcess, free_port
 
 RESULTS_DIR = Path(__file__).parent / "results"
 REGION = "us-east-1"
@@ -57,7 +58,7 @@ def reset_moto(endpoint: str) -> None:
 
 def make_stack(endpoint: str, visibility_timeout: int = 30, max_receives: int = 10) -> Any:
     """A fresh queue + DLQ (redrive after `max_receives`) + bucket on a reset moto server."""
-    from conftest import create_stack  # tests/conftest.py, on sys.path
+    from worker.local.stack import create_stack
 
     reset_moto(endpoint)
     return create_stack(

@@ -1,4 +1,4 @@
-"""Make moto's SQS as safe and as cheap as SQS itself, for tests and benchmarks.
+"""Make moto's SQS as safe and as cheap as SQS itself: demo, local stacks, tests, benchmarks.
 
 - moto 5.2's `Queue.delete_message` rebuilds the queue's message list without the lock that
   `send_message` appends under, so a message sent while another is being deleted can vanish
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import logging
 import urllib.parse
 from typing import Any
 
@@ -123,23 +122,25 @@ def make_request_dispatch_cheap() -> None:
     moto_responses.parse_qsl = parse_qsl  # type: ignore[attr-defined]
 
 
+MOTO_VERSION = "5.2.5"
+"""The moto release these fixes patch (private internals): pinned in pyproject.toml."""
+
+
+def check_moto_version() -> None:
+    """Fail loudly on another moto: the patched internals may have moved or been fixed."""
+    import moto
+
+    if moto.__version__ != MOTO_VERSION:
+        raise RuntimeError(
+            f"moto {moto.__version__} is installed; worker/local/moto_fixes.py patches moto "
+            f"{MOTO_VERSION}'s internals. Install moto[server]=={MOTO_VERSION}, or re-check "
+            "each fix against the new release and change MOTO_VERSION."
+        )
+
+
 def apply_all() -> None:
+    check_moto_version()
     make_sqs_deletes_atomic()
     make_sqs_retention_check_cheap()
     make_sqs_message_checks_cheap()
     make_request_dispatch_cheap()
-
-
-def serve(host: str, port: int) -> None:
-    """`python tests/moto_fixes.py HOST PORT`: moto's server with the fix, as a process."""
-    apply_all()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request, unread
-    from moto.server import main
-
-    main(["-H", host, "-p", str(port)])
-
-
-if __name__ == "__main__":
-    import sys
-
-    serve(sys.argv[1], int(sys.argv[2]))

@@ -1,4 +1,7 @@
-"""Runs the real `scorer work` process and lets tests wait on what it logs (no sleeps)."""
+"""Runs the real `scorer work` process and lets callers wait on what it logs (no sleeps).
+
+Used by the end-to-end tests, the benchmarks and the local stack.
+"""
 
 from __future__ import annotations
 
