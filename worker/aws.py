@@ -24,7 +24,7 @@ _RETRIES = {
 @cache
 def _config() -> Config:
     return Config(
-        retries=_RETRIES,  # type: ignore[arg-type]
+        retries=dict(_RETRIES),  # type: ignore[arg-type]  # a copy: botocore rewrites it
         connect_timeout=5,
         read_timeout=60,
         max_pool_connections=50,
