@@ -45,7 +45,7 @@ def resolve_dlq(queue_url: str | None, dlq_url: str | None) -> str:
         return dlq_url
     if not queue_url:
         raise SystemExit("missing configuration: set SCORER_DLQ_URL or SCORER_QUEUE_URL")
-    found = SqsQueue(queue_url).dlq_url
+    found = SqsQueue.connect(queue_url).dlq_url
     if not found:
         raise SystemExit(f"{queue_url} has no redrive policy: set SCORER_DLQ_URL or --dlq-url")
     return found

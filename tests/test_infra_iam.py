@@ -62,7 +62,7 @@ def _record_calls(calls: set[tuple[str, str]]) -> None:
 def worker_actions(stack: Stack, model_dir: Path, tmp_path: Path) -> set[str]:
     calls: set[tuple[str, str]] = set()
     _record_calls(calls)
-    queue = SqsQueue(stack.queue_url)  # reads the redrive policy, looks the DLQ up
+    queue = SqsQueue.connect(stack.queue_url)  # reads the redrive policy, looks the DLQ up
     stack.send({"version": 1, "job_id": "j", "records": [{"id": "1", "text": "good"}]})
     stack.send("not json")
     messages = queue.receive(10, 0, 30)

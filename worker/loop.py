@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from worker.health import HealthState
 from worker.inputs import InputError
+from worker.loop_protocols import Message, MessageProcessor, MessageQueue, Outcome
 from worker.observability import WorkerMetrics
-from worker.processing import BatchAborted, BatchProcessor, PoisonMessage, request_summary
+from worker.processing import BatchAborted, PoisonMessage, request_summary
 from worker.protection import ScaleInProtection
-from worker.sqs import BatchedDeleter, Message, SqsQueue
+from worker.sqs import BatchedDeleter
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +47,20 @@ class LoopSettings:
 
 
 class Worker:
+    """Receives from any `MessageQueue`, processes with any `MessageProcessor`, settles.
+
+    `clock` times visibility renewals (tests move it instead of waiting).
+    """
+
     def __init__(
         self,
-        queue: SqsQueue,
-        processor: BatchProcessor,
+        queue: MessageQueue,
+        processor: MessageProcessor,
         settings: LoopSettings,
         health: HealthState,
         metrics: WorkerMetrics,
         protection: ScaleInProtection,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.queue = queue
         self.processor = processor
@@ -67,7 +75,8 @@ class Worker:
         self._slot_freed = threading.Condition(self._lock)
         self._pool = ThreadPoolExecutor(settings.max_in_flight, thread_name_prefix="message")
         self._deleter = BatchedDeleter(queue)
-        self.counts = {"scored": 0, "dead_lettered": 0, "retried": 0, "released": 0}
+        self._clock = clock
+        self.counts: dict[str, int] = dict.fromkeys(Outcome, 0)  # updated under _lock
 
     # -- public ---------------------------------------------------------------------------
 
@@ -95,7 +104,7 @@ class Worker:
             "stopped",
             extra={
                 "drained": self.drained,
-                **self.counts,
+                **self.outcome_counts(),
                 "model_calls": scorer.model_calls,
                 "texts_scored": scorer.texts_scored,
                 "model_busy_seconds": round(scorer.busy_seconds, 3),
@@ -105,6 +114,18 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def wait_for_outcomes(
+        self, predicate: Callable[[dict[str, int]], bool], timeout: float
+    ) -> bool:
+        """Block until `predicate(outcome counts)` holds (each settled message re-checks it)."""
+        with self._slot_freed:
+            return self._slot_freed.wait_for(lambda: predicate(self.counts), timeout=timeout)
+
+    def outcome_counts(self) -> dict[str, int]:
+        """How many messages ended each way so far (a consistent snapshot)."""
+        with self._lock:
+            return {str(outcome): count for outcome, count in self.counts.items()}
 
     # -- receiving ------------------------------------------------------------------------
 
@@ -148,7 +169,7 @@ class Worker:
                     self.stop()
                 continue
             self.protection.update(busy=True)  # before any work starts, not at the next beat
-            now = time.monotonic()
+            now = self._clock()
             with self._lock:
                 for message in messages:
                     self._held[message.receipt_handle] = _Held(message, now, now)
@@ -171,7 +192,7 @@ class Worker:
         held = self._held.get(message.receipt_handle)
         ids = {"message_id": message.message_id}
         scored = rejected = 0
-        outcome = "retried"
+        outcome = Outcome.RETRIED
         try:
             summary = self.processor.process(message.body, held.abort if held else None)
             scored, rejected = summary.records_scored, summary.records_rejected
@@ -190,13 +211,13 @@ class Worker:
             )
             self._deleter.delete(message)
             log.info("message deleted", extra=ids)
-            outcome = "scored"
+            outcome = Outcome.SCORED
         except (PoisonMessage, InputError) as error:
             ids.update(request_summary(message.body))
             outcome = self._dead_letter(message, str(error), ids)
         except BatchAborted:
             self._release(message)
-            outcome = "released"
+            outcome = Outcome.RELEASED
         except Exception as error:
             ids.update(request_summary(message.body))
             log.warning(
@@ -204,27 +225,27 @@ class Worker:
                 extra={**ids, "error": f"{type(error).__name__}: {error}"[:500]},
             )
             self._retry_later(message)
-            outcome = "retried"
+            outcome = Outcome.RETRIED
         finally:
             with self._lock:
                 self._held.pop(message.receipt_handle, None)
                 self.health.in_flight = len(self._held)
+                self.counts[outcome] += 1
                 self._slot_freed.notify_all()
-        self.counts[outcome] = self.counts.get(outcome, 0) + 1
-        if outcome != "released":
+        if outcome is not Outcome.RELEASED:
             try:
                 self.metrics.message_done(outcome, scored, rejected, time.perf_counter() - started)
             except Exception as error:  # metrics must never hold up the queue
                 log.warning("metrics failed", extra={"error": str(error)[:300]})
 
-    def _dead_letter(self, message: Message, reason: str, ids: dict[str, str]) -> str:
+    def _dead_letter(self, message: Message, reason: str, ids: dict[str, str]) -> Outcome:
         try:
             self.queue.send_to_dlq(message, reason)
         except Exception as error:
             log.error("could not dead-letter", extra={**ids, "error": str(error)[:500]})
-            return "retried"
+            return Outcome.RETRIED
         log.warning("sent to DLQ", extra={**ids, "reason": reason})
-        return "dead_lettered"
+        return Outcome.DEAD_LETTERED
 
     def _retry_later(self, message: Message) -> None:
         try:
@@ -246,7 +267,7 @@ class Worker:
         extend_after = timeout * self.settings.heartbeat_fraction
         interval = max(0.2, min(5.0, extend_after / 4))
         while True:
-            now = time.monotonic()
+            now = self._clock()
             with self._lock:
                 due = [held for held in self._held.values() if now - held.extended >= extend_after]
                 busy = bool(self._held)

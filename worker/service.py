@@ -49,7 +49,7 @@ def run_worker(settings: WorkerSettings, install_signal_handlers: bool = False) 
     configure_tensorflow(settings.scoring_threads)
     model = load_model(settings.model_uri, settings.model_cache_dir)
     health.model_loaded = True
-    queue = SqsQueue(settings.queue_url, settings.dlq_url)
+    queue = SqsQueue.connect(settings.queue_url, settings.dlq_url)
     if queue.dlq_url is None:
         log.warning("no DLQ: poison messages will be retried until the queue's policy says")
     health.queue_reachable = True

@@ -11,10 +11,12 @@ import queue as stdlib_queue
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any
 
 from worker.aws import sqs_client
+from worker.loop_protocols import Message, MessageQueue
+
+__all__ = ["BatchedDeleter", "Message", "SqsQueue"]
 
 log = logging.getLogger(__name__)
 
@@ -24,24 +26,24 @@ MAX_REASON_CHARS = 1000
 MAX_ATTRIBUTES = 10
 
 
-@dataclass(frozen=True)
-class Message:
-    """One received SQS message."""
-
-    message_id: str
-    receipt_handle: str
-    body: str
-    receive_count: int
-    attributes: dict[str, Any]
-
-
 class SqsQueue:
-    """A source queue and the dead-letter queue its poison messages go to."""
+    """A source queue and the dead-letter queue its poison messages go to.
 
-    def __init__(self, queue_url: str, dlq_url: str | None = None) -> None:
+    Building one does no I/O; `SqsQueue.connect` also looks the DLQ up in the redrive policy.
+    """
+
+    def __init__(self, queue_url: str, dlq_url: str | None = None, client: Any = None) -> None:
         self.url = queue_url
-        self._client = sqs_client()
-        self.dlq_url = dlq_url or self.dlq_from_redrive_policy()
+        self._client = client or sqs_client()
+        self.dlq_url = dlq_url
+
+    @classmethod
+    def connect(cls, queue_url: str, dlq_url: str | None = None) -> SqsQueue:
+        """The queue, its DLQ being `dlq_url` or else the one its redrive policy names."""
+        queue = cls(queue_url, dlq_url)
+        if queue.dlq_url is None:
+            queue.dlq_url = queue.dlq_from_redrive_policy()
+        return queue
 
     def dlq_from_redrive_policy(self) -> str | None:
         """The DLQ the queue's redrive policy names (the source of truth for where poison goes)."""
@@ -151,7 +153,7 @@ class BatchedDeleter:
     what a small message costs. A caller waits at most `window` seconds for others to join.
     """
 
-    def __init__(self, queue: SqsQueue, window: float = 0.05) -> None:
+    def __init__(self, queue: MessageQueue, window: float = 0.05) -> None:
         self._queue = queue
         self._window = window
         self._pending: stdlib_queue.Queue[tuple[Message, Future[None]]] = stdlib_queue.Queue()
