@@ -6,7 +6,6 @@ import csv
 import gzip
 import io
 import json
-import time
 
 import pytest
 from conftest import Stack, StartWorker
@@ -219,10 +218,10 @@ def test_sigterm_finishes_the_batch_in_flight_then_exits_0(
     )
     worker = start_worker()
     worker.wait_for_log("message received")
-    started = time.monotonic()
     assert worker.terminate() == 0
-    assert time.monotonic() - started < 25
-    assert worker.count("message deleted") == 1
+    # In this order: the signal came while the batch was in flight, and it still finished.
+    assert worker.logged_in_order("signal received, draining", "message deleted", "stopped")
+    assert worker.count("message released") == 0
     assert http_stack.keys() == ["results/drain/b.jsonl.gz"]
     assert http_stack.depth() == 0
 
@@ -235,10 +234,11 @@ def test_sigterm_releases_what_cannot_finish_within_the_drain_timeout(
     )
     worker = start_worker(SCORER_DRAIN_TIMEOUT="1")
     worker.wait_for_log("message received")
-    started = time.monotonic()
     assert worker.terminate() == 0
-    assert time.monotonic() - started < 6
-    assert worker.count("message released") == 1
+    assert worker.logged_in_order(
+        "message released", "drain timed out; released unfinished messages", "stopped"
+    )
+    assert worker.count("message deleted") == 0
     assert http_stack.keys() == []
     # Released with visibility 0: visible again at once for the next worker.
     visible = http_stack.sqs.get_queue_attributes(
@@ -253,9 +253,9 @@ def test_second_sigterm_exits_at_once(http_stack: Stack, start_worker: StartWork
     worker.wait_for_log("message received")
     worker.process.send_signal(15)
     worker.wait_for_log("signal received, draining")
-    started = time.monotonic()
+    # 143 is the immediate exit: a drain ends with 0 (and would wait out the 20 s batch).
     assert worker.terminate(timeout=10) == 128 + 15
-    assert time.monotonic() - started < 5
+    assert worker.count("message deleted") == 0 and worker.count("stopped") == 0
 
 
 def test_health_endpoint_before_and_after_the_model_loads(

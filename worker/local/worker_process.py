@@ -71,6 +71,13 @@ class WorkerProcess:
         with self._changed:
             return sum(1 for entry in self.logs if entry.get("message") == message)
 
+    def logged_in_order(self, *messages: str) -> bool:
+        """Each message was logged, the first of each after the first of the one before."""
+        with self._changed:
+            order = [entry.get("message") for entry in self.logs]
+        positions = [order.index(message) if message in order else -1 for message in messages]
+        return -1 not in positions and positions == sorted(positions)
+
     def wait_for(
         self, predicate: Callable[[], bool], timeout: float = 60.0, what: str = ""
     ) -> None:
