@@ -72,6 +72,11 @@ def environment(container: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e["value"] for e in container["environment"] if e is not None}
 
 
+def allowed_inputs(env: dict[str, str]) -> set[str]:
+    """SCORER_ALLOWED_INPUT_URIS as the worker reads it (empty entries dropped)."""
+    return {part for part in env["SCORER_ALLOWED_INPUT_URIS"].split(",") if part}
+
+
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -200,7 +205,9 @@ def test_worker_task_definition_and_role_with_defaults() -> None:
     assert env["SCORER_OUTPUT_URI"] == outputs["OutputUri"]
     assert env["SCORER_MODEL_URI"] == "/app/models/default"
     assert env["SCORER_VISIBILITY_TIMEOUT"] == "120"
-    assert "SCORER_ALLOWED_INPUT_URIS" not in env
+    bucket = outputs["ResultsBucketName"]
+    # Staged submits under {output}/{job}/_staging/ need no entry: the worker allows them.
+    assert allowed_inputs(env) == {f"s3://{bucket}/staging/"}
     assert float(env["SCORER_DRAIN_TIMEOUT"]) < 120
     assert "/healthz" in " ".join(container["healthCheck"]["command"])
 
@@ -208,13 +215,22 @@ def test_worker_task_definition_and_role_with_defaults() -> None:
     assert set(policy) == {
         "ConsumeRequestQueue",
         "SendToDeadLetterQueue",
-        "ReadInputs",
+        "ReadStagedInputs",
         "WriteResults",
+        "NeverJobBookkeepingOrStagedInputs",
         "OwnTaskScaleInProtection",
     }
-    bucket = outputs["ResultsBucketName"]
-    assert policy["ReadInputs"]["Resource"] == f"arn:aws:s3:::{bucket}/results/*/_staging/*"
-    assert policy["WriteResults"]["Resource"] == f"arn:aws:s3:::{bucket}/results/*"
+    assert policy["ReadStagedInputs"]["Resource"] == [
+        f"arn:aws:s3:::{bucket}/results/*/_staging/*",
+        f"arn:aws:s3:::{bucket}/staging/*",
+    ]
+    assert policy["WriteResults"]["Resource"] == f"arn:aws:s3:::{bucket}/results/*.jsonl.gz"
+    deny = policy["NeverJobBookkeepingOrStagedInputs"]
+    assert deny["Effect"] == "Deny"
+    assert sorted(deny["Resource"]) == sorted(
+        f"arn:aws:s3:::{bucket}/results/*/{name}"
+        for name in ("_manifest.json", "_SUCCESS", "_staging/*")
+    )
     iam = boto3.client("iam", region_name=REGION)
     assert not [r for r in iam.list_roles()["Roles"] if "Backfill" in r["RoleName"]]
 
@@ -233,16 +249,22 @@ def test_worker_policy_with_inputs_s3_model_and_backfill() -> None:
     task = task_definition(outputs["WorkerTaskDefinitionFamily"])
     env = environment(task["containerDefinitions"][0])
     assert env["SCORER_MODEL_URI"] == f"s3://{bucket}/models/v7/"
-    assert env["SCORER_ALLOWED_INPUT_URIS"] == "s3://reviews-in/incoming/,s3://archive-bucket/2024/"
+    assert allowed_inputs(env) == {
+        f"s3://{bucket}/staging/",
+        "s3://reviews-in/incoming/",
+        "s3://archive-bucket/2024/",
+    }
+    backfill_env = environment(
+        task_definition(outputs["BackfillTaskDefinitionFamily"])["containerDefinitions"][0]
+    )
+    assert backfill_env["SCORER_MODEL_URI"] == env["SCORER_MODEL_URI"]
 
     policy = statements(role_policy("WorkerTaskRole", "WorkerTaskPolicy"))
-    assert sorted(policy["ReadInputs"]["Resource"]) == sorted(
-        [
-            f"arn:aws:s3:::{bucket}/results/*/_staging/*",
-            "arn:aws:s3:::reviews-in/incoming/*",
-            "arn:aws:s3:::archive-bucket/2024/*",
-        ]
-    )
+    assert sorted(policy["ReadInputPrefixes"]["Resource"]) == [
+        "arn:aws:s3:::archive-bucket/2024/*",
+        "arn:aws:s3:::reviews-in/incoming/*",
+    ]
+    assert policy["ReadBackfillInput"]["Resource"] == "arn:aws:s3:::reviews-in/incoming/*"
     assert policy["ReadModel"]["Resource"] == f"arn:aws:s3:::{bucket}/models/v7/*"
     assert policy["ListModel"]["Action"] == "s3:ListBucket"
     assert policy["ListModel"]["Condition"]["StringLike"]["s3:prefix"] == [
@@ -253,9 +275,15 @@ def test_worker_policy_with_inputs_s3_model_and_backfill() -> None:
     assert policy["OwnTaskScaleInProtection"]["Resource"].endswith(f":task/{cluster}/*")
 
     backfill = statements(role_policy("BackfillTaskRole", "BackfillTaskPolicy"))
-    assert backfill["EnqueueRequests"]["Action"] == ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+    assert backfill["EnqueueRequests"]["Action"] == "sqs:SendMessage"
     assert backfill["ListBackfillInput"]["Resource"] == "arn:aws:s3:::reviews-in"
     assert backfill["ListBackfillInput"]["Condition"]["StringLike"]["s3:prefix"] == "incoming/*"
+    # Its own job only: the stable job id of every nightly run.
+    job = f"arn:aws:s3:::{bucket}/results/nightly-backfill"
+    assert backfill["ReadOwnJob"]["Resource"] == f"{job}/*"
+    assert backfill["WriteJobManifest"]["Resource"] == f"{job}/_manifest.json"
+    assert backfill["DropSuccessMarker"]["Resource"] == f"{job}/_SUCCESS"
+    assert backfill["ReadModelCard"]["Resource"] == f"arn:aws:s3:::{bucket}/models/v7/model.json"
     scheduler = statements(role_policy("SchedulerRole", "RunBackfillTask"))
     assert all(
         r.split(":")[-1].startswith("task-definition/scorer-backfill")
@@ -362,12 +390,14 @@ def test_backfill_schedule_runs_scorer_backfill_as_an_ecs_task() -> None:
     assert target["Arn"] == {"Fn::GetAtt": ["Cluster", "Arn"]}
     assert target["EcsParameters"]["LaunchType"] == "FARGATE"
     # The overrides are JSON with ${...} placeholders: substitute and parse them.
-    text = target["Input"]["Fn::Sub"]
+    text, variables = target["Input"]["Fn::Sub"]
+    job_id = template["Mappings"]["Backfill"]["Job"]["Id"]
+    assert variables == {"JobId": {"Fn::FindInMap": ["Backfill", "Job", "Id"]}}
     text = text.replace("${BackfillBucketName}", "b").replace("${BackfillKeyPrefix}", "p/")
-    (override,) = json.loads(text)["containerOverrides"]
+    (override,) = json.loads(text.replace("${JobId}", job_id))["containerOverrides"]
     assert override["name"] == "backfill"
-    assert override["command"][:2] == ["backfill", "s3://b/p/"]
-    assert override["command"][2] == "--job-id"
+    # The same job on every run: what makes a second run with nothing new enqueue nothing.
+    assert override["command"] == ["backfill", "s3://b/p/", "--job-id", "nightly-backfill"]
 
 
 def test_outputs_name_what_deploys_and_operators_need() -> None:

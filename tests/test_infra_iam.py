@@ -1,9 +1,10 @@
 """The worker's task role allows exactly the AWS calls the worker makes: no more, no less.
 
 The calls are recorded, not listed by hand: every boto3 client of the worker gets a
-`before-call` hook, and the worker's own code paths run against moto in-process (queue
-setup and DLQ lookup, receive, visibility, batched delete, dead-lettering, depth, a
-streamed S3 input, small and multipart result objects, a model downloaded from S3).
+`before-call` hook, and the worker's own code paths run against moto in-process (the queue
+with the DLQ URL the stack sets, receive, visibility, batched delete, dead-lettering, depth,
+a streamed S3 input, small and multipart result objects, a model downloaded from S3).
+tests/test_infra_deployed.py then runs the same paths with the deployed role, IAM enforced.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from worker.sqs import BatchedDeleter, SqsQueue
 #: IAM action for each API operation (several operations share one action).
 IAM_ACTION = {
     ("sqs", "GetQueueAttributes"): "sqs:GetQueueAttributes",
-    ("sqs", "GetQueueUrl"): "sqs:GetQueueUrl",
     ("sqs", "ReceiveMessage"): "sqs:ReceiveMessage",
     ("sqs", "DeleteMessage"): "sqs:DeleteMessage",
     ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
@@ -62,7 +62,7 @@ def _record_calls(calls: set[tuple[str, str]]) -> None:
 def worker_actions(stack: Stack, model_dir: Path, tmp_path: Path) -> set[str]:
     calls: set[tuple[str, str]] = set()
     _record_calls(calls)
-    queue = SqsQueue.connect(stack.queue_url)  # reads the redrive policy, looks the DLQ up
+    queue = SqsQueue.connect(stack.queue_url, stack.dlq_url)  # the stack sets SCORER_DLQ_URL
     stack.send({"version": 1, "job_id": "j", "records": [{"id": "1", "text": "good"}]})
     stack.send("not json")
     messages = queue.receive(10, 0, 30)
@@ -140,6 +140,8 @@ def policy_actions() -> set[str]:
         statement = _branch(raw)
         if statement is None:
             continue
+        if statement["Effect"] == "Deny":
+            continue  # guards (NeverJobBookkeepingOrStagedInputs) allow nothing
         assert statement["Effect"] == "Allow"
         action = statement["Action"]
         actions.update([action] if isinstance(action, str) else action)

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from schemas.messages import ScoreRequest, derive_batch_id
 from schemas.uris import S3Location, parse_s3_uri
+from worker.input_policy import InputPolicy
 from worker.inputs import (
     InputError,
     iter_csv,
@@ -121,6 +122,8 @@ class BatchProcessor:
         self.threshold = threshold
         self.output = output
         self.allowed_inputs = allowed_inputs
+        # The allowlist plus submit's staging area under the output (worker/input_policy.py).
+        self.input_policy = InputPolicy(output, allowed_inputs)
         self.max_records_per_message = max_records_per_message
         self.max_records_per_input = max_records_per_input
         self.max_input_bytes = max_input_bytes
@@ -135,8 +138,9 @@ class BatchProcessor:
         input_location = None
         if source is not None:
             input_location = parse_s3_uri(source.uri)
-            if not any(prefix.contains(input_location) for prefix in self.allowed_inputs):
-                raise PoisonMessage(f"input {source.uri} is outside SCORER_ALLOWED_INPUT_URIS")
+            refusal = self.input_policy.refusal(input_location)
+            if refusal is not None:
+                raise PoisonMessage(refusal)
         results_at, errors_at = result_locations(self.output, request.job_id, batch_id)
         results = GzipJsonlObject(results_at, self.part_size)
         errors = GzipJsonlObject(errors_at, self.part_size)
