@@ -7,7 +7,8 @@ works in this server and one that fails in AWS fails here:
 
 - SQS batch calls are checked as `sqs:SendMessageBatch`, `sqs:DeleteMessageBatch` and
   `sqs:ChangeMessageVisibilityBatch`; AWS checks the single-message actions.
-- `GetQueueUrl` is checked against `*`; AWS checks the named queue's ARN.
+- `GetQueueUrl` is checked against `*`, and so are `StartMessageMoveTask` and
+  `ListMessageMoveTasks`; AWS checks the named queue's ARN (the move task's source queue).
 - Statements are matched by a regex built from the pattern without escaping (`.` matches any
   character, `?` is a regex operator), and conditions are only read for trust policies: any
   `Condition` of an identity policy makes its statement DENY, even an Allow that does not
@@ -130,16 +131,19 @@ def apply_iam_shims() -> None:
 
     access_control.IAMRequestBase.__init__ = init  # type: ignore[method-assign]
 
-    # GetQueueUrl authorised against the named queue.
+    # GetQueueUrl authorised against the named queue, a move task against its source queue.
     original_resource = SQSResponse._determine_resource
 
     def determine_resource(self: Any) -> str:
-        if self._get_action() == "GetQueueUrl":
+        action = self._get_action()
+        if action == "GetQueueUrl":
             name = self._get_param("QueueName")
             try:
                 return self.sqs_backend.get_queue(name).queue_arn
             except Exception:  # no such queue: moto answers that itself
                 return "*"
+        if action in ("StartMessageMoveTask", "ListMessageMoveTasks"):
+            return self._get_param("SourceArn") or "*"
         return original_resource(self)
 
     SQSResponse._determine_resource = determine_resource  # type: ignore[method-assign]

@@ -6,8 +6,8 @@ deployed, never from copies here:
 - the worker runs with the worker task definition's environment and the image's command,
   under WorkerTaskRole's credentials; the backfill runs the schedule's command with the
   backfill task definition's environment under BackfillTaskRole's;
-- producers (`scorer submit`, `status`, `dlq list`, reading results) run as a user with
-  nothing but the stack's ProducerPolicy, attached as docs/deployment.md says.
+- producers (`scorer submit`, `status`, `dlq list` and `redrive`, reading results) run as a
+  user with nothing but the stack's ProducerPolicy, attached as docs/deployment.md says.
 Any `AccessDenied` in any output fails the test.
 
 Where the test departs from ECS, and why: the worker's model path in the image (`/app/...`) is
@@ -229,11 +229,16 @@ class Deployed:
         assert_no_access_denied(what, stdout + stderr)
         return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
-    def run_backfill(self) -> dict[str, Any]:
-        """The schedule's command in the backfill task; returns its `backfill finished` line."""
+    def run_backfill(self, image_model: Path | None = None) -> dict[str, Any]:
+        """The schedule's command in the backfill task; returns its `backfill finished` line.
+
+        `image_model`: the model folder of another image (a new model version)."""
         env = self.base_env(self.backfill)
         env.update({k: in_checkout(v) for k, v in self.backfill_env.items()})
         env.update(self.backfill.env(), AWS_ENDPOINT_URL=self.server.endpoint)
+        if image_model is not None:
+            assert env["SCORER_MODEL_URI"] == str(ROOT / "models" / "default")
+            env["SCORER_MODEL_URI"] = str(image_model)
         done = subprocess.run(
             image_command()[0] + self.backfill_command,
             env=env,
@@ -511,7 +516,7 @@ def put_backfill_input(stack: Deployed, name: str, records: list[dict[str, str]]
     s3.put_object(Bucket=BACKFILL_BUCKET, Key=BACKFILL_PREFIX + name, Body=data)
 
 
-def test_nightly_backfill_scores_each_object_once(deployed: Deployed) -> None:
+def test_nightly_backfill_scores_each_object_once(deployed: Deployed, tmp_path: Path) -> None:
     command = deployed.backfill_command
     job_id = command[command.index("--job-id") + 1]
     put_backfill_input(deployed, "day-1.jsonl", reviews(5, 0))
@@ -537,15 +542,21 @@ def test_nightly_backfill_scores_each_object_once(deployed: Deployed) -> None:
     )
     status = json.loads(waited.stdout)
     assert (status["outcome"], status["done"], status["records_scored"]) == ("complete", 4, 17)
-    worker = worker_task(deployed)
-    assert (
-        sum(
-            1
-            for e in worker.logs
-            if e.get("message") == "message deleted" and e.get("job_id") == job_id
-        )
-        == 4
+
+    # An image with a new model version: its first run rescores everything.
+    card = json.loads((ROOT / "models" / "default" / "model.json").read_text())
+    (tmp_path / "model.json").write_text(json.dumps({**card, "version": "next-version"}))
+    rescore = deployed.run_backfill(image_model=tmp_path)
+    assert (rescore["model_version"], rescore["enqueued"], rescore["already_scored"]) == (
+        "next-version",
+        4,
+        0,
     )
+    worker = worker_task(deployed)
+    # 3 + 1 scored before, 4 rescored now: each object once per model version.
+    worker.wait_for(logged("message deleted", job_id, count=8), "the rescored objects")
+    deleted = [e for e in worker.logs if e.get("message") == "message deleted"]
+    assert sum(1 for e in deleted if e.get("job_id") == job_id) == 8
     assert_no_access_denied("the worker's log", worker.text())
 
 
@@ -564,6 +575,14 @@ def test_poison_message_reaches_the_dlq_with_its_reason(deployed: Deployed) -> N
     letters = [json.loads(line) for line in listed.stdout.splitlines()]
     (letter,) = [entry for entry in letters if entry["job_id"] == "poison-1"]
     assert "colour" in letter["reason"]
+
+    # After a fix (none here), redrive: back to the queue, and the worker dead-letters it again.
+    redriven = deployed.scorer("dlq", "redrive", "--json")
+    assert redriven.returncode == 0, redriven.stdout + redriven.stderr
+    assert json.loads(redriven.stdout)["moved"] == len(letters)
+    worker_task(deployed).wait_for(
+        logged("sent to DLQ", "poison-1", count=2), "the redriven poison"
+    )
 
 
 def test_message_naming_another_jobs_results_is_refused(deployed: Deployed) -> None:
