@@ -75,8 +75,9 @@ def start_worker(http_stack: Stack, tiny_model_dir: Path) -> Iterator[StartWorke
             "AWS_ENDPOINT_URL": str(http_stack.endpoint),
             "SCORER_QUEUE_URL": http_stack.queue_url,
             "SCORER_OUTPUT_URI": http_stack.output_uri,
-            # Staged chunks of `scorer submit` live under the output prefix by default.
-            "SCORER_ALLOWED_INPUT_URIS": f"s3://{http_stack.bucket}/inputs,{http_stack.output_uri}",
+            # Staged chunks of `scorer submit` ({output}/{job}/_staging/) need no entry: the
+            # worker allows them itself (worker/input_policy.py).
+            "SCORER_ALLOWED_INPUT_URIS": f"s3://{http_stack.bucket}/inputs",
             "SCORER_MODEL_URI": str(tiny_model_dir),
             "SCORER_VISIBILITY_TIMEOUT": "30",
             "SCORER_RETRY_DELAY_SECONDS": "0",

@@ -32,16 +32,19 @@ the stack's TLS-only policies are absent, and `aws:SecureTransport` would be fal
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
 import sys
 import threading
-import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from typing import Any
+
+from worker.local.moto_fixes import apply_all
+from worker.local.moto_server import wait_until_up
+from worker.local.worker_process import free_port
 
 #: SQS batch actions and the action AWS authorises each one as.
 SQS_BATCH_ACTIONS = {
@@ -199,13 +202,6 @@ def apply_iam_shims() -> None:
 
 def serve(host: str, port: int) -> None:
     """moto's server with the project's moto fixes and the IAM shims; blocks."""
-    import logging
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    try:
-        from worker.local.moto_fixes import apply_all  # type: ignore[import-not-found]
-    except ImportError:
-        from moto_fixes import apply_all
     apply_all()
     apply_iam_shims()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -217,25 +213,19 @@ def serve(host: str, port: int) -> None:
 class IamMotoServer:
     """The server above as a child process on 127.0.0.1; IAM off until `enforce()`."""
 
-    def __init__(self, port: int) -> None:
-        self.endpoint = f"http://127.0.0.1:{port}"
+    def __init__(self) -> None:
+        self.endpoint = f"http://127.0.0.1:{free_port()}"
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "127.0.0.1", str(port)],
+            [sys.executable, __file__, "127.0.0.1", self.endpoint.rsplit(":", 1)[1]],
             env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "inf"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=2).close()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("moto server did not start") from None
-                time.sleep(0.1)
+        try:
+            wait_until_up(self.endpoint, self.process, timeout=60)
+        except RuntimeError:
+            raise RuntimeError(f"moto did not start:\n{self.stop()}") from None
 
     def _post(self, path: str, data: bytes = b"") -> Any:
         request = urllib.request.Request(

@@ -26,7 +26,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,8 @@ from botocore.exceptions import ClientError
 from moto_iam import IamMotoServer
 from test_infra_cloudformation import IMAGE, TEMPLATE, load_template
 
+from worker.local.worker_process import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 SCORER = str(Path(sys.executable).parent / "scorer")
@@ -51,12 +52,6 @@ BACKFILL_PREFIX = "incoming/"
 #: A review of about the length of an IMDB review (~1,300 characters): 1,000 of them make a
 #: batch over SQS's 1 MiB, which `scorer submit` therefore stages in S3.
 REVIEW_CHARS = 1300
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def image_command() -> tuple[list[str], list[str]]:
@@ -382,7 +377,7 @@ def _deploy(server: IamMotoServer) -> Deployed:
 @pytest.fixture(scope="module")
 def deployed() -> Iterator[Deployed]:
     """The stack in a moto server with IAM enforced, and the worker service's task running."""
-    server = IamMotoServer(free_port())
+    server = IamMotoServer()
     worker: Task | None = None
     try:
         stack = _deploy(server)
