@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from schemas.manifest import JobManifest
 from schemas.messages import ScoreRequest
 from schemas.records import ErrorRecord, ResultRecord
+from schemas.serving import ServeProblem, ServeRequest, ServeResponse
 
 JSON_DIR = Path(__file__).parent / "json"
 MODELS: dict[str, type[BaseModel]] = {
@@ -20,6 +21,9 @@ MODELS: dict[str, type[BaseModel]] = {
     "result-record.schema.json": ResultRecord,
     "error-record.schema.json": ErrorRecord,
     "job-manifest.schema.json": JobManifest,
+    "serve-request.schema.json": ServeRequest,
+    "serve-response.schema.json": ServeResponse,
+    "serve-problem.schema.json": ServeProblem,
 }
 
 

@@ -244,3 +244,32 @@ def test_warm_up_scores_a_full_batch_per_thread_and_leaves_the_counters_at_zero(
         assert scorer.model_calls == 1
     finally:
         scorer.close()
+
+
+def test_try_submit_refuses_at_once_when_the_queue_is_full_and_admits_again_later() -> None:
+    """What `scorer serve` sheds load with: an event loop must never wait for room."""
+    score = RecordingScore(hold=True)
+    scorer = BatchingScorer(score, batch_size=2, threads=1, max_queued_batches=1)
+    try:
+        first = scorer.try_submit(["1", "2"])
+        assert first is not None and score.entered.wait(WAIT)  # in the model: queue empty
+        second = scorer.try_submit(["3", "4"])  # fills the queue (2 texts)
+        assert second is not None
+        assert scorer.try_submit(["5"]) is None
+        score.release.set()
+        assert first.result(WAIT).tolist() == [1.0, 2.0]
+        assert second.result(WAIT).tolist() == [3.0, 4.0]
+        again = scorer.try_submit(["5"])
+        assert again is not None and again.result(WAIT).tolist() == [5.0]
+    finally:
+        score.release.set()
+        scorer.close()
+
+
+def test_try_submit_admits_any_request_into_an_empty_queue() -> None:
+    scorer = BatchingScorer(RecordingScore(), batch_size=2, threads=1, max_queued_batches=1)
+    try:
+        future = scorer.try_submit(numbers(0, 9))
+        assert future is not None and future.result(WAIT).tolist() == list(range(9))
+    finally:
+        scorer.close()

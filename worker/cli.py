@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     from jobs import cli as jobs_cli
     from trainer import cli as trainer_cli
     from worker import commands as worker_commands
+    from worker.serve import cli as serve_cli
 
     parser = argparse.ArgumentParser(
         prog="scorer",
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     worker_commands.register(subparsers)
+    serve_cli.register(subparsers)
     jobs_cli.register(subparsers)
     trainer_cli.register(subparsers)
     return parser

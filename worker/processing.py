@@ -70,7 +70,30 @@ def result_locations(output: S3Location, job_id: str, batch_id: str) -> tuple[S3
     )
 
 
-def _describe_validation_error(error: ValidationError) -> str:
+def result_lines(
+    records: list[Record], scores: np.ndarray, model_version: str, threshold: float
+) -> list[str]:
+    """Result lines (`ResultRecord` JSON), formatted directly: json.dumps per line was a hot
+    spot (profiled). Byte for byte what `json.dumps(ResultRecord, separators=(",", ":"))`
+    writes; `scorer serve` answers with the same lines.
+    """
+    version = json.dumps(model_version, ensure_ascii=False)
+    lines = []
+    for record, score in zip(records, scores.tolist(), strict=True):
+        label = "positive" if score >= threshold else "negative"
+        lines.append(
+            f'{{"id":{_json_id(record.id)},"label":"{label}",'
+            f'"score":{round(score, 6)!r},"model_version":{version}}}'
+        )
+    return lines
+
+
+def error_row(rejected: Rejected) -> dict[str, Any]:
+    """An `ErrorRecord`: one line of the errors file, one entry of `scorer serve`'s errors."""
+    return {"id": rejected.id, "error": rejected.error, "index": rejected.index}
+
+
+def describe_validation_error(error: ValidationError) -> str:
     problems = []
     for item in error.errors()[:5]:
         where = ".".join(str(part) for part in item["loc"]) or "body"
@@ -91,7 +114,7 @@ def parse_request(body: str, max_records: int) -> tuple[ScoreRequest, str]:
     try:
         request = ScoreRequest.model_validate(data)
     except ValidationError as error:
-        raise PoisonMessage(_describe_validation_error(error)) from None
+        raise PoisonMessage(describe_validation_error(error)) from None
     if request.records is not None and len(request.records) > max_records:
         raise PoisonMessage(
             f"{len(request.records)} records is over the limit of {max_records} per message: "
@@ -188,20 +211,7 @@ class BatchProcessor:
         )
 
     def _result_lines(self, records: list[Record], scores: np.ndarray) -> list[str]:
-        """Result lines, formatted directly: json.dumps per line was a hot spot (profiled).
-
-        Byte for byte what `json.dumps(ResultRecord, separators=(",", ":"))` writes.
-        """
-        version = json.dumps(self.model_version, ensure_ascii=False)
-        threshold = self.threshold
-        lines = []
-        for record, score in zip(records, scores.tolist(), strict=True):
-            label = "positive" if score >= threshold else "negative"
-            lines.append(
-                f'{{"id":{_json_id(record.id)},"label":"{label}",'
-                f'"score":{round(score, 6)!r},"model_version":{version}}}'
-            )
-        return lines
+        return result_lines(records, scores, self.model_version, self.threshold)
 
     def _checked(
         self,
@@ -220,7 +230,7 @@ class BatchProcessor:
                 )
             checked = item if isinstance(item, Rejected) else checker.check(*item)
             if isinstance(checked, Rejected):
-                errors.write({"id": checked.id, "error": checked.error, "index": checked.index})
+                errors.write(error_row(checked))
                 continue
             chunk.append(checked)
             if len(chunk) == self.scorer.batch_size:

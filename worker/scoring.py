@@ -76,13 +76,31 @@ class BatchingScorer:
 
     def submit(self, texts: Sequence[str]) -> Future[np.ndarray]:
         """Queue texts; the future resolves to their scores in order."""
+        future = self._enqueue(texts, block=True)
+        assert future is not None
+        return future
+
+    def try_submit(self, texts: Sequence[str]) -> Future[np.ndarray] | None:
+        """`submit` without waiting for room: None when the queue is full.
+
+        For callers that must not block (an event loop) and shed load instead.
+        """
+        return self._enqueue(texts, block=False)
+
+    def _has_room(self) -> bool:
+        # An empty queue always admits a request, however large: no deadlock.
+        return self._queued == 0 or self._queued < self._max_queued
+
+    def _enqueue(self, texts: Sequence[str], block: bool) -> Future[np.ndarray] | None:
         request = _Request(texts)
         if not texts:
             request.future.set_result(np.zeros(0, dtype=np.float32))
             return request.future
         with self._room:
-            # An empty queue always admits a request, however large: no deadlock.
-            self._room.wait_for(lambda: self._queued == 0 or self._queued < self._max_queued)
+            if block:
+                self._room.wait_for(self._has_room)
+            elif not self._has_room():
+                return None
             self._queued += len(texts)
             if self._queued < self._max_queued:
                 self._room.notify()  # room left: pass the wake-up on to the next waiter

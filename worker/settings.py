@@ -140,6 +140,31 @@ class WorkerSettings(ModelSettings):
         return value
 
 
+class ServeSettings(ModelSettings):
+    """Everything `scorer serve` needs: the model, the address, and the request limits."""
+
+    serve_host: str = Field(default="0.0.0.0", description="Address `scorer serve` binds.")
+    serve_port: int = Field(default=8000, ge=0, le=65535, description="Port of `scorer serve`.")
+    serve_max_body_bytes: int = Field(
+        default=8 * 1024**2,
+        ge=1024,
+        description="Request bodies larger than this are refused with 413.",
+    )
+    serve_max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="Open connections at most; past it the server answers 503 at once.",
+    )
+    serve_drain_timeout: float = Field(
+        default=25.0,
+        gt=0,
+        le=115,
+        description="Seconds SIGTERM waits for in-flight requests to be answered.",
+    )
+    # The same record rule, variable and default as the worker's (defined once, there).
+    max_text_bytes: int = WorkerSettings.model_fields["max_text_bytes"]  # type: ignore[assignment]
+
+
 def load_settings(cls: type[SettingsT], **overrides: object) -> SettingsT:
     """Build settings, turning a validation error into one message naming each variable."""
     try:
@@ -152,4 +177,11 @@ def load_settings(cls: type[SettingsT], **overrides: object) -> SettingsT:
         raise SystemExit("invalid configuration:\n" + "\n".join(lines)) from None
 
 
-__all__ = ["DEFAULT_MODEL_DIR", "ModelSettings", "S3Uri", "WorkerSettings", "load_settings"]
+__all__ = [
+    "DEFAULT_MODEL_DIR",
+    "ModelSettings",
+    "S3Uri",
+    "ServeSettings",
+    "WorkerSettings",
+    "load_settings",
+]

@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,11 @@ def free_port() -> int:
 class WorkerProcess:
     """`scorer work` as ECS runs it: configured by environment, stopped by signals."""
 
-    def __init__(self, env: dict[str, str], cpus: set[int] | None = None) -> None:
-        """`cpus`: run on these CPUs only (benchmarks keep the emulated AWS off them)."""
+    def __init__(
+        self, env: dict[str, str], cpus: set[int] | None = None, args: Sequence[str] = ("work",)
+    ) -> None:
+        """`cpus`: run on these CPUs only (benchmarks keep the emulated AWS off them);
+        `args`: the subcommand (`scorer serve` runs under the same harness)."""
         self.health_port = free_port()
         full_env = {
             **os.environ,
@@ -46,7 +49,7 @@ class WorkerProcess:
         self.raw: list[str] = []
         self._changed = threading.Condition()
         self.process = subprocess.Popen(
-            [SCORER, "work"],
+            [SCORER, *args],
             env=full_env,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -116,6 +119,12 @@ class WorkerProcess:
             tail = "".join(self.raw[-15:])
             message = f"worker still running {timeout} s after SIGTERM:\n{tail}"
             raise AssertionError(message) from None
+
+    def wait_exit(self, timeout: float = 60.0) -> int:
+        """The exit code, once every line the process printed has been read into `logs`."""
+        code = self.process.wait(timeout=timeout)
+        self._reader.join(timeout=timeout)
+        return code
 
     def kill(self) -> None:
         self.process.kill()
