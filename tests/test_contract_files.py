@@ -24,12 +24,13 @@ def test_request_schema_rejects_unknown_fields_for_other_languages() -> None:
 def test_readme_documents_every_setting() -> None:
     from pathlib import Path
 
-    from worker.settings import WorkerSettings
+    from worker.settings import ServeSettings, WorkerSettings
 
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    names = {*WorkerSettings.model_fields, *ServeSettings.model_fields}
     missing = [
         f"SCORER_{name.upper()}"
-        for name in WorkerSettings.model_fields
+        for name in sorted(names)
         if f"`SCORER_{name.upper()}`" not in readme
     ]
     assert not missing, f"README's configuration table lacks {missing}"

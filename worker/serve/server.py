@@ -12,7 +12,9 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -23,6 +25,7 @@ from worker.serve.request_scorer import RequestScorer
 from worker.settings import ServeSettings
 
 log = logging.getLogger(__name__)
+AppFactory = Callable[[ServeState], Any]
 
 #: Longer than a load balancer's idle timeout (60 s on an ALB): the balancer, not the
 #: server, closes idle connections, so it never sends a request on one being closed.
@@ -90,12 +93,16 @@ class _DropColourCodes(logging.Filter):
         return True
 
 
-def run_server(settings: ServeSettings) -> int:
-    """Serve until SIGTERM; returns the exit code (0 after a drain, 1 if the model failed)."""
+def run_server(settings: ServeSettings, app_factory: AppFactory = build_app) -> int:
+    """Serve until SIGTERM; returns the exit code (0 after a drain, 1 if the model failed).
+
+    `app_factory` builds the ASGI application around the state (the benchmark passes a FastAPI
+    one to compare frameworks on the same server, model and batching).
+    """
     logging.getLogger("uvicorn.error").addFilter(_DropColourCodes())
     state = ServeState(max_body_bytes=settings.serve_max_body_bytes)
     config = uvicorn.Config(
-        build_app(state),
+        app_factory(state),
         host=settings.serve_host,
         port=settings.serve_port,
         loop="uvloop",

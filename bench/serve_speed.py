@@ -1,0 +1,372 @@
+"""`scorer serve` under load: throughput against the model ceiling, latency, framework, naive.
+
+All in one run, on the same cores, load from `wrk` (throughput) and `hey` (paced latency),
+both Debian packages (`apt-get install wrk hey`), never Python threads:
+
+- the model ceiling (signature alone, one thread per core, batch 256), before and after;
+- `scorer serve` (Starlette on uvicorn): 1-review requests at 32 connections, 100-review
+  requests at 8, then 1-review requests paced at a quarter of the first rate on 2 connections
+  (p50/p99); the server's CPU per request split into its event-loop thread (HTTP, JSON,
+  checks: the per-request Python cost) and the rest (scoring threads, TensorFlow); its GC
+  collections and pauses (from its `stopped` log line);
+- the same server with FastAPI in place of Starlette (bench/serve_fastapi.py);
+- the original pattern: Flask, one Keras `predict` per request (bench/naive_flask.py).
+
+    python -m bench.serve_speed [--model models/default] [--data ...] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    DEFAULT_DATA,
+    DEFAULT_MODEL,
+    free_port,
+    load_reviews,
+    print_table,
+    write_result,
+)
+from bench.scoring_speed import CeilingProcess
+
+SCORER = str(Path(sys.executable).parent / "scorer")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+#: Cycles through pre-built bodies (one per line of the file given after `--`), and prints
+#: the figures as one JSON line at the end.
+WRK_SCRIPT = """
+local bodies, n, i = {}, 0, 0
+function init(args)
+  for line in io.lines(args[1]) do n = n + 1; bodies[n] = line end
+end
+function request()
+  i = i % n + 1
+  return wrk.format("POST", "/v1/score", {["Content-Type"] = "application/json"}, bodies[i])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"non_2xx":%d,"socket_errors":%d,'
+    .. '"p50_us":%d,"p99_us":%d,"mean_us":%.1f}\\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.mean))
+end
+"""
+
+
+def _require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        sys.exit(f"{tool} is needed: apt-get install -y {tool}")
+    return path
+
+
+def write_bodies(path: Path, reviews: list[dict[str, str]], per_request: int) -> Path:
+    """One `{"records": [...]}` body per line, each with `per_request` distinct reviews."""
+    with path.open("w", encoding="utf-8") as out:
+        for start in range(0, len(reviews) - per_request + 1, per_request):
+            records = [
+                {"id": f"{start + n}", "text": review["text"]}
+                for n, review in enumerate(reviews[start : start + per_request])
+            ]
+            out.write(json.dumps({"records": records}) + "\n")
+    return path
+
+
+def run_wrk(url: str, script: Path, bodies: Path, connections: int, seconds: float) -> dict:
+    """wrk with one thread (the server needs the cores more); rates count 2xx answers only."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    command = [_require("wrk"), "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s"]
+    command += ["-s", str(script), url, "--", str(bodies)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    line = next(line for line in output.splitlines() if line.startswith("{"))
+    figures = json.loads(line)
+    seconds_run = figures["duration_us"] / 1e6
+    ok = figures["requests"] - figures["non_2xx"]
+    figures["ok_per_second"] = ok / seconds_run
+    figures["load_cpu_share"] = (
+        after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    ) / seconds_run
+    return figures
+
+
+def run_hey(url: str, body: Path, rate: float, connections: int, seconds: float) -> dict:
+    """Requests paced at `rate` per second in all (hey's -q is per connection)."""
+    per_connection = max(1.0, rate / connections)
+    command = [_require("hey"), "-z", f"{seconds:g}s", "-c", str(connections)]
+    command += ["-q", f"{per_connection:.1f}", "-m", "POST", "-T", "application/json"]
+    command += ["-D", str(body), url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    percentiles = {
+        int(p): float(s) * 1000 for p, s in re.findall(r"(\d+)%+ in ([\d.]+) secs", output)
+    }
+    statuses = {int(c): int(n) for c, n in re.findall(r"\[(\d+)\]\s+(\d+) responses", output)}
+    rate_done = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    return {
+        "target_per_second": rate,
+        "requests_per_second": rate_done,
+        "p50_ms": percentiles.get(50),
+        "p90_ms": percentiles.get(90),
+        "p99_ms": percentiles.get(99),
+        "statuses": statuses,
+    }
+
+
+class ServerProcess:
+    """A server under test: started, waited for, its CPU read per thread, stopped by SIGTERM."""
+
+    def __init__(self, command: Sequence[str], env: dict[str, str], port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/v1/score"
+        self.logs: list[dict[str, Any]] = []
+        self.process = subprocess.Popen(
+            list(command),
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with contextlib.suppress(ValueError):
+                self.logs.append(json.loads(line))
+
+    def wait_ready(self, probe: bytes, timeout: float = 180.0) -> None:
+        """Until a one-review request is answered 200 (the model is loaded and warm)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            request = urllib.request.Request(
+                self.url, data=probe, method="POST", headers={"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"server did not become ready: {self.logs[-5:]}")
+            time.sleep(0.2)
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """(the main thread's CPU seconds: the event loop, everything else's)."""
+        main = other = 0.0
+        pid = self.process.pid
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/task/{task}/stat").read_text().rsplit(")", 1)[1]
+                values = fields.split()
+                seconds = (int(values[11]) + int(values[12])) / CLOCK_TICKS
+                if int(task) == pid:
+                    main += seconds
+                else:
+                    other += seconds
+        return main, other
+
+    def stop(self) -> dict[str, Any]:
+        """SIGTERM; the `stopped` log line (counts and GC pauses) when the server prints one."""
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=120)
+        self._reader.join(timeout=10)
+        return next((e for e in self.logs if e.get("message") == "stopped"), {})
+
+
+@contextlib.contextmanager
+def server(kind: str, model: Path, port: int, probe: bytes) -> Iterator[ServerProcess]:
+    env = {"SCORER_MODEL_URI": str(model), "SCORER_LOG_LEVEL": "INFO"}
+    if kind == "starlette":
+        command = [SCORER, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    elif kind == "fastapi":
+        command = [sys.executable, "-m", "bench.serve_fastapi", "--port", str(port)]
+    else:
+        command = [sys.executable, "-m", "bench.naive_flask", "--port", str(port)]
+        command += ["--model", str(model)]
+    process = ServerProcess(command, env, port)
+    try:
+        process.wait_ready(probe)
+        yield process
+    finally:
+        if process.process.poll() is None:
+            process.stop()
+
+
+def measured(
+    process: ServerProcess, script: Path, bodies: Path, connections: int, seconds: float
+) -> dict[str, Any]:
+    """A wrk run with the server's CPU per answered request, split by thread."""
+    main_before, other_before = process.cpu_seconds()
+    figures = run_wrk(process.url, script, bodies, connections, seconds)
+    main_after, other_after = process.cpu_seconds()
+    answered = max(1, figures["requests"])
+    figures["event_loop_cpu_us_per_request"] = 1e6 * (main_after - main_before) / answered
+    figures["other_threads_cpu_us_per_request"] = 1e6 * (other_after - other_before) / answered
+    return figures
+
+
+def run(
+    model: Path, data: Path, seconds: float = 10.0, include_naive: bool = True
+) -> dict[str, Any]:
+    _require("wrk")
+    _require("hey")
+    reviews = load_reviews(data, 20_000)
+    work = Path(tempfile.mkdtemp(prefix="serve-bench-"))
+    script = work / "bodies.lua"
+    script.write_text(WRK_SCRIPT, encoding="utf-8")
+    one = write_bodies(work / "one.jsonl", reviews[:5000], 1)
+    hundred = write_bodies(work / "hundred.jsonl", reviews[:10_000], 100)
+    single = work / "single.json"
+    single.write_text(one.read_text(encoding="utf-8").splitlines()[0], encoding="utf-8")
+    probe = single.read_bytes()
+    cpus = set(os.sched_getaffinity(0))
+
+    ceiling_process = CeilingProcess(model, data, cpus)
+    ceilings = [ceiling_process.measure()]
+    result: dict[str, Any] = {"seconds_per_run": seconds, "cpus": len(cpus)}
+    try:
+        for kind in ("starlette", "fastapi"):
+            with server(kind, model, free_port(), probe) as process:
+                run_wrk(process.url, script, one, 32, 2)  # warm-up
+                figures: dict[str, Any] = {
+                    "one_review_32": measured(process, script, one, 32, seconds),
+                    "hundred_reviews_8": measured(process, script, hundred, 8, seconds),
+                }
+                if kind == "starlette":
+                    rate = figures["one_review_32"]["ok_per_second"] / 4
+                    figures["latency_quarter_rate_2"] = run_hey(
+                        process.url, single, rate, 2, seconds
+                    )
+                figures["stopped"] = process.stop()
+            result[kind] = figures
+        if include_naive:
+            with server("naive", model, free_port(), probe) as process:
+                run_wrk(process.url, script, one, 32, 2)
+                result["naive_flask"] = {
+                    "one_review_32": measured(process, script, one, 32, seconds)
+                }
+        ceilings.append(ceiling_process.measure())
+    finally:
+        ceiling_process.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+    ceiling = sum(ceilings) / len(ceilings)
+    result["ceilings"] = ceilings
+    result["ceiling"] = ceiling
+    rows = []
+    for kind in ("starlette", "fastapi"):
+        figures = result[kind]
+        one_rate = figures["one_review_32"]["ok_per_second"]
+        hundred_rate = 100 * figures["hundred_reviews_8"]["ok_per_second"]
+        figures["one_review_ratio"] = one_rate / ceiling
+        figures["hundred_reviews_ratio"] = hundred_rate / ceiling
+        for name, key, per in (
+            ("1-review, 32 conn.", "one_review_32", 1),
+            ("100-review, 8 conn.", "hundred_reviews_8", 100),
+        ):
+            run_figures = figures[key]
+            rows.append(
+                [
+                    f"{kind}: {name}",
+                    run_figures["ok_per_second"] * per,
+                    run_figures["ok_per_second"] * per / ceiling,
+                    run_figures["p99_us"] / 1000,
+                    run_figures["event_loop_cpu_us_per_request"],
+                    run_figures["other_threads_cpu_us_per_request"],
+                    run_figures["non_2xx"],
+                ]
+            )
+    if include_naive:
+        naive = result["naive_flask"]["one_review_32"]
+        rows.append(
+            [
+                "naive Flask + Keras predict: 1-review, 32 conn.",
+                naive["ok_per_second"],
+                naive["ok_per_second"] / ceiling,
+                naive["p99_us"] / 1000,
+                naive["event_loop_cpu_us_per_request"],
+                naive["other_threads_cpu_us_per_request"],
+                naive["non_2xx"],
+            ]
+        )
+        result["speedup_one_review"] = (
+            result["starlette"]["one_review_32"]["ok_per_second"] / naive["ok_per_second"]
+        )
+        result["speedup_reviews_per_second"] = (
+            100 * result["starlette"]["hundred_reviews_8"]["ok_per_second"] / naive["ok_per_second"]
+        )
+    print_table(
+        f"scorer serve under wrk (ceiling {ceiling:,.0f} reviews/s: mean of "
+        + ", ".join(f"{c:,.0f}" for c in ceilings)
+        + f"; {seconds:g} s runs, {len(cpus)} CPUs shared with the load generator)",
+        [
+            "server: load",
+            "reviews/s",
+            "/ ceiling",
+            "p99 ms",
+            "loop CPU us/req",
+            "other CPU us/req",
+            "non-2xx",
+        ],
+        rows,
+    )
+    latency = result["starlette"]["latency_quarter_rate_2"]
+    stopped = result["starlette"]["stopped"]
+    print(
+        f"  latency at a quarter of the 1-review rate ({latency['requests_per_second']:,.0f}/s "
+        f"of {latency['target_per_second']:,.0f} asked, 2 connections): p50 "
+        f"{latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms (bar: < 50 ms)"
+    )
+    if stopped:
+        requests = max(1, stopped.get("requests", 0))
+        pauses = stopped.get("gc_pause_ms", [0, 0, 0])
+        mean_batch = stopped.get("texts_scored", 0) / max(1, stopped.get("model_calls", 1))
+        print(
+            f"  GC in the Starlette server ({stopped.get('gc_frozen_objects', 0):,} objects "
+            f"frozen at start): collections {stopped.get('gc_collections')}, pauses {pauses} ms "
+            f"by generation, longest {stopped.get('gc_longest_pause_ms')} ms, "
+            f"{1000 * sum(pauses) / requests:.1f} us per request over {requests:,} requests; "
+            f"mean model batch {mean_batch:.1f} texts"
+        )
+    if include_naive:
+        print(
+            f"  speed-up over the naive pattern: {result['speedup_one_review']:,.0f}x in "
+            f"1-review requests/s, {result['speedup_reviews_per_second']:,.0f}x in reviews/s "
+            "(100-review requests)"
+        )
+    write_result("serve_speed", result)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--no-naive", action="store_true", help="skip the Flask baseline")
+    args = parser.parse_args()
+    run(args.model, args.data, args.seconds, include_naive=not args.no_naive)
+
+
+if __name__ == "__main__":
+    main()
