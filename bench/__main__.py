@@ -2,7 +2,8 @@
 
 Runs, in order: the model's own speed vs Keras (model_speed), the model ceiling and core
 scaling (scoring_speed), the worker end to end with cold start and memory (worker_speed),
-and the original design's per-review serving pattern (naive_baseline). Each writes JSON
+the original design's per-review serving pattern (naive_baseline), and `scorer serve` under
+wrk (serve_speed; needs Debian's `wrk` and `hey`). Each writes JSON
 under bench/results/; this writes bench/results/summary.json with the bars.
 """
 
@@ -12,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import naive_baseline, scoring_speed, worker_speed
+from bench import naive_baseline, scoring_speed, serve_speed, worker_speed
 from bench.common import DEFAULT_DATA, DEFAULT_MODEL, print_table, write_result
 
 
@@ -46,13 +47,23 @@ def main() -> int:
         args.data,
         worker_rate=worker["shared_cores"]["s3_objects"]["reviews_per_second"],
     )
+    serving = serve_speed.run(args.model, args.data)
     isolated, shared = worker["endpoint_isolated"], worker["shared_cores"]
+    latency = serving["starlette"]["latency_quarter_rate_2"]
     bars = [
         ["worker (a) S3 objects / ceiling", isolated["s3_objects"]["ratio_to_ceiling"], ">= 0.85"],
         ["worker (b) inline / ceiling", isolated["inline_messages"]["ratio_to_ceiling"], ">= 0.70"],
         ["2 scorers / 1 scorer", scoring["scaling_2_vs_1"], ">= 1.6"],
         ["speed-up over naive serving", naive["speedup"], ">= 100"],
         ["RSS 200k - 2k reviews (MB)", worker["memory"]["difference_mb"], "< 100"],
+        ["serve 1-review requests / ceiling", serving["starlette"]["one_review_ratio"], ">= 0.25"],
+        [
+            "serve 100-review requests / ceiling",
+            serving["starlette"]["hundred_reviews_ratio"],
+            ">= 0.70",
+        ],
+        ["serve p99 at a quarter of that rate (ms)", latency["p99_ms"], "< 50"],
+        ["serve speed-up over Flask + predict", serving["speedup_one_review"], "report"],
         ["cold start to /readyz (s)", worker["cold_start_seconds"], "report"],
         ["(a) with moto on the worker's cores", shared["s3_objects"]["ratio_to_ceiling"], "report"],
         [
@@ -67,6 +78,10 @@ def main() -> int:
         scoring["scaling_2_vs_1"] >= 1.6,
         naive["speedup"] >= 100,
         worker["memory"]["difference_mb"] < 100,
+        serving["starlette"]["one_review_ratio"] >= 0.25,
+        serving["starlette"]["hundred_reviews_ratio"] >= 0.70,
+        latency["p99_ms"] < 50,
+        True,
         True,
         True,
         True,
