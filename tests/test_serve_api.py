@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pytest
 import uvicorn
-from worker_process import free_port
 
 from schemas.records import ErrorRecord, ResultRecord
 from schemas.serving import MAX_RECORDS_PER_REQUEST, ServeRequest, ServeResponse
+from worker.local.worker_process import free_port
 from worker.model import SentimentModel, load_model
 from worker.scoring import BatchingScorer
 from worker.serve.app import ServeState, build_app

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from worker_process import WorkerProcess, free_port
+
+from worker.local.worker_process import WorkerProcess, free_port
 
 WAIT = 60.0
 
