@@ -53,7 +53,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
     TF_CPP_MIN_LOG_LEVEL=2 \
     SCORER_MODEL_URI=/app/models/default \
-    SCORER_HEALTH_PORT=8080
+    SCORER_HEALTH_PORT=8080 \
+    SCORER_SERVE_PORT=8000
 
 # A fixed numeric uid/gid so `USER` works with runAsNonRoot-style checks and volume ownership.
 RUN groupadd --system --gid 10001 scorer \
@@ -66,15 +67,17 @@ COPY models/default /app/models/default
 
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8080
+# 8080: the worker's /healthz; 8000: `scorer serve` (POST /v1/score).
+EXPOSE 8080 8000
 
-# GET http://127.0.0.1:${SCORER_HEALTH_PORT:-8080}/healthz, which answers while the receive
-# loop is alive. Plain Python (the slim image has no curl), exec form (no shell needed):
-# urlopen raises on a refused connection or a non-2xx status, so the exit code is non-zero.
+# GET /healthz on the worker's health port (SCORER_HEALTH_PORT: the receive loop is alive), or
+# on the server's port (SCORER_SERVE_PORT) for `scorer serve`. Plain Python (the slim image has
+# no curl), exec form (no shell needed): urlopen raises on a refused connection or a non-2xx.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; port = os.environ.get('SCORER_HEALTH_PORT') or '8080'; urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request\nports = [os.environ.get('SCORER_HEALTH_PORT') or '8080', os.environ.get('SCORER_SERVE_PORT')]\nfor port in filter(None, ports):\n    try:\n        urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=2)\n        raise SystemExit(0)\n    except OSError:\n        pass\nraise SystemExit(1)"]
 
 # `docker run IMAGE` starts the worker; `docker run IMAGE score "a great film"` (or an ECS
-# command override such as `backfill s3://... --job-id ...`) runs another subcommand.
+# command override such as `backfill s3://... --job-id ...`) runs another subcommand, and
+# `docker run -p 8000:8000 IMAGE serve` the HTTP API (docs/serving.md).
 ENTRYPOINT ["scorer"]
 CMD ["work"]
