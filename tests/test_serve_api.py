@@ -358,3 +358,18 @@ def test_concurrent_requests_each_get_their_own_results(start_server: StartServe
         assert [r["label"] for r in body["results"]] == [
             "positive" if i % 2 else "negative" for i in range(n)
         ]
+
+
+def test_a_model_failure_is_a_500_with_a_json_body_and_the_server_goes_on(
+    start_server: StartServer, tiny_model: SentimentModel
+) -> None:
+    def fails_on_poison(texts: list[str]) -> np.ndarray:
+        if "poison" in texts:
+            raise RuntimeError("the model failed")
+        return tiny_model.score(texts)
+
+    server = start_server(score=fails_on_poison)
+    status, headers, problem = server.post({"records": [{"id": "a", "text": "poison"}]})
+    assert status == 500 and headers["content-type"] == "application/json"
+    assert problem == {"error": "internal error: RuntimeError"}
+    assert server.post({"records": [{"id": "b", "text": "good"}]})[0] == 200

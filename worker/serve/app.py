@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -114,6 +114,8 @@ def build_app(state: ServeState) -> Starlette:
                 ) from None
         except Problem as problem:
             return _problem(problem)
+        except ClientDisconnect:
+            return Response(status_code=499)  # nobody is left to read it
         return Response(body, media_type="application/json")
 
     async def healthz(request: Request) -> Response:
@@ -141,6 +143,10 @@ def build_app(state: ServeState) -> Starlette:
         assert isinstance(error, HTTPException)
         return _json(error.status_code, {"error": error.detail}, error.headers)
 
+    async def server_error(request: Request, error: Exception) -> Response:
+        # Starlette logs the traceback; the client gets JSON like every other answer.
+        return _json(500, {"error": f"internal error: {type(error).__name__}"})
+
     return Starlette(
         routes=[
             Route("/v1/score", score, methods=["POST"]),
@@ -148,5 +154,5 @@ def build_app(state: ServeState) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
         ],
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: http_error, Exception: server_error},
     )
