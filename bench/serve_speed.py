@@ -286,9 +286,9 @@ def run(
             for process in servers.values():
                 run_wrk(process.url, script, bodies["one_review_32"], 32, 2)  # warm-up
             ceilings.append(measure_ceiling(ceiling_process))
-            for _ in range(rounds):
+            for number in range(rounds):
                 round_runs = []
-                for kind in kinds:
+                for kind in kinds if number % 2 == 0 else kinds[::-1]:  # neither always first
                     for load, (per_request, connections) in LOADS.items():
                         figures = measured(
                             servers[kind], script, bodies[load], connections, seconds
