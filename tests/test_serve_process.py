@@ -115,3 +115,19 @@ def test_a_model_that_cannot_load_ends_the_process_with_1(tmp_path: Path) -> Non
         assert process.count("the model could not be loaded") == 1
     finally:
         process.close()
+
+
+def test_sigterm_while_the_model_loads_exits_0(tiny_model_dir: Path) -> None:
+    """ECS may stop a task that never got ready: the process ends cleanly, not by the signal."""
+    process = WorkerProcess(
+        {"SCORER_MODEL_URI": str(tiny_model_dir)},
+        args=("serve", "--host", "127.0.0.1", "--port", str(free_port())),
+    )
+    try:
+        # Bound before TensorFlow is even imported: the model is (almost always) still loading.
+        process.wait_for(lambda: any("Uvicorn running" in line for line in process.raw), WAIT)
+        process.process.send_signal(signal.SIGTERM)
+        assert process.wait_exit(timeout=WAIT) == 0
+        assert process.count("stopped") == 1
+    finally:
+        process.close()
