@@ -22,7 +22,7 @@ from trainer import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 # Tiny but real: a small vocabulary, a few epochs, a check on every validation text.
-TINY = ["--max-vocab", "300", "--min-count", "1", "--oov-buckets", "5", "--embedding-dim", "4"]
+TINY = ["--max-vocab", "300", "--min-count", "1", "--embedding-dim", "4"]
 TINY += ["--epochs", "4", "--batch-size", "16", "--learning-rate", "0.02"]
 
 
@@ -130,7 +130,7 @@ def test_hub_handle_accepts_a_local_tf_hub_module(tmp_path: Path) -> None:
     train, test = _data(tmp_path)
     texts = [str(r["text"]) for r in make_reviews(50, seed=3)]
     config = EmbeddingConfig(
-        ngram_max=1, min_count=1, max_vocab=100, oov_buckets=3, dim=4, selection="frequency"
+        ngram_max=1, min_count=1, max_vocab=100, dim=4, selection="frequency", nb_scale=0.0
     )
     module = export_embedding(texts, config, tmp_path / "hub" / "my-embedding", seed=0)
     out = tmp_path / "model"
@@ -246,8 +246,8 @@ def test_cli_defaults_are_the_library_defaults() -> None:
         emb.min_count,
         emb.max_vocab,
     )
-    assert (args.oov_buckets, args.embedding_dim, args.binary, args.vocab_selection) == (
-        emb.oov_buckets,
+    assert (args.nb_scale, args.embedding_dim, args.binary, args.vocab_selection) == (
+        emb.nb_scale,
         emb.dim,
         emb.binary,
         emb.selection,
@@ -255,8 +255,26 @@ def test_cli_defaults_are_the_library_defaults() -> None:
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     for name in ("validation_fraction", "seed", "epochs", "batch_size", "learning_rate"):
         assert getattr(args, name) == defaults[name], name
-    assert (args.dropout, args.patience, args.hub_handle) == (
+    assert (args.dropout, args.patience, args.hub_handle, args.average_seeds) == (
         defaults["dropout"],
         defaults["patience"],
         defaults["hub_handle"],
+        defaults["average_seeds"],
     )
+
+
+def test_training_twice_gives_the_same_weights_and_version(tmp_path: Path) -> None:
+    """Fixed seeds: the same data and options give the same model (and so the same version),
+    also when the weights of several shuffle seeds are averaged."""
+    train, test = _data(tmp_path)
+    versions = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        argv = ["--data", str(train), "--test-data", str(test), "--output", str(out), *TINY]
+        assert run_scorer_train([*argv, "--epochs", "2", "--average-seeds", "2"]) == 0
+        info = json.loads((out / "model.json").read_text())
+        assert [r["shuffle_seed"] for r in info["averaged_runs"]] == [42, 43]
+        versions.append(info["version"])
+    assert versions[0] == versions[1]
+    for name in ("variables/variables.data-00000-of-00001", "assets/embedding.vocab.txt"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

@@ -43,9 +43,15 @@ def write_model_card(path: Path, info: dict[str, Any]) -> None:
     data = info["data"]
     if info["embedding"] == "builtin:ngram":
         embedding = (
-            f"A word 1- to {hp['ngram_max']}-gram embedding (dim {hp['dim']}, "
+            f"A word 1- to {hp['ngram_max']}-gram embedding (dim {hp['dim']}, up to "
             f"{hp['max_vocab']:,} n-grams chosen by {hp['selection']} on the training split, "
-            "built and learned from scratch, TF-Hub format)"
+            "looked up by a hash of their words"
+            + (
+                f", started from their NB log-count ratios x {hp['nb_scale']}"
+                if hp.get("nb_scale")
+                else ""
+            )
+            + "; built and learned from scratch, TF-Hub format)"
         )
     else:
         embedding = f"The TF-Hub text embedding `{info['embedding']}` (fine-tuned)"
@@ -89,7 +95,7 @@ Trained in {info["training_seconds"]:.0f} s (CPU) on {info["created"]}. Curves:
   mixed reviews are handled poorly.
 - Trained on IMDB movie reviews (2011 and older, polarised: ratings <= 4 or >= 7); scores on
   other domains, short texts (tweets, titles) or neutral texts are less reliable and not
-  calibrated for them. Unknown words fall into a few shared hash buckets.
+  calibrated for them. Words and n-grams outside the vocabulary are ignored.
 - Reflects the biases of IMDB reviewers; not evaluated for fairness across groups.
 """
     path.write_text(text, encoding="utf-8")

@@ -51,8 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     emb.add_argument("--ngram-max", type=int, default=3, help="longest word n-gram (default 3)")
     emb.add_argument("--min-count", type=int, default=2, help="n-gram min count (default 2)")
     emb.add_argument("--max-vocab", type=int, default=100_000, help="vocabulary cap")
-    emb.add_argument("--oov-buckets", type=int, default=1_000, help="hash buckets for unknowns")
-    emb.add_argument("--embedding-dim", type=int, default=8, help="vector size (default 8)")
+    emb.add_argument("--embedding-dim", type=int, default=16, help="vector size (default 16)")
+    emb.add_argument(
+        "--nb-scale",
+        type=float,
+        default=0.3,
+        help="start each n-gram's first vector component at this times its NB log-count "
+        "ratio (NBSVM); 0 for a purely random start (default 0.3)",
+    )
     emb.add_argument(
         "--vocab-selection",
         choices=["chi2", "frequency"],
@@ -69,10 +75,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fit = parser.add_argument_group("training")
     fit.add_argument("--epochs", type=int, default=10, help="at most this many (early stopping)")
     fit.add_argument("--batch-size", type=int, default=128)
-    fit.add_argument("--learning-rate", type=float, default=1e-3)
+    fit.add_argument("--learning-rate", type=float, default=5e-4)
     fit.add_argument("--dropout", type=float, default=0.0, help="dropout on the embedding")
     fit.add_argument("--patience", type=int, default=2, help="early stopping patience (epochs)")
     fit.add_argument("--seed", type=int, default=42)
+    fit.add_argument(
+        "--average-seeds",
+        type=int,
+        default=1,
+        help="train this many times from the same start, batches shuffled by seed, seed+1, "
+        "...; ship the mean of their weights (default 1)",
+    )
 
     out = parser.add_argument_group("output")
     out.add_argument("--name", default="imdb-ngram", help="model name, the version's prefix")
@@ -102,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
             ngram_max=args.ngram_max,
             min_count=args.min_count,
             max_vocab=args.max_vocab,
-            oov_buckets=args.oov_buckets,
             dim=args.embedding_dim,
+            nb_scale=args.nb_scale,
             binary=args.binary,
             selection=args.vocab_selection,
         ),
@@ -114,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         dropout=args.dropout,
         patience=args.patience,
+        average_seeds=args.average_seeds,
         name=args.name,
         version=args.version,
         publish_uri=args.publish_uri,

@@ -42,11 +42,11 @@ class EmbeddingConfig:
     ngram_max: int = 3
     min_count: int = 2
     max_vocab: int = 100_000
-    dim: int = 8
+    dim: int = 16
     init_scale: float = 0.1
     binary: bool = True
     selection: str = "chi2"
-    nb_scale: float = 0.0
+    nb_scale: float = 0.3
 
 
 def normalize(text: tf.Tensor) -> tf.Tensor:
@@ -188,6 +188,47 @@ def select_vocabulary(
     return kept[order]
 
 
+def spell_ngrams(texts: Sequence[str], keys: np.ndarray, ngram_max: int) -> list[str]:
+    """The text of each key's n-gram (words joined by spaces), for the readable vocabulary file.
+
+    Only for people reading `assets/`: serving never looks at it. Keys of n-grams not seen in
+    `texts` get an empty string.
+    """
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def grams(text: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        tokens = words(text)
+        keys, valid, _ = ngram_keys(text, ngram_max)
+        # Width by width, the valid keys are in the order tf.strings.ngrams spells them.
+        return (
+            tf.concat([tf.boolean_mask(keys[:, w], valid[:, w]) for w in range(ngram_max)], 0),
+            tf.concat(
+                [
+                    tf.strings.ngrams(tokens, w + 1, separator=" ").flat_values
+                    for w in range(ngram_max)
+                ],
+                0,
+            ),
+        )
+
+    wanted = np.unique(keys)
+    spelled: dict[int, str] = {}
+    for start in range(0, len(texts), 2048):
+        batch_keys, batch_grams = grams(tf.constant(list(texts[start : start + 2048]), tf.string))
+        batch_keys = batch_keys.numpy()
+        hit = np.flatnonzero(np.isin(batch_keys, wanted))
+        found, first = np.unique(batch_keys[hit], return_index=True)
+        new = [
+            i for k, i in zip(found.tolist(), hit[first].tolist(), strict=True) if k not in spelled
+        ]
+        values = batch_grams.numpy()
+        for i in new:
+            spelled[int(batch_keys[i])] = values[i].decode("utf-8", "replace")
+        if len(spelled) == len(wanted):
+            break
+    return [spelled.get(k, "") for k in keys.tolist()]
+
+
 class NgramEmbedding(tf.__internal__.tracking.AutoTrackable):
     """Strings `[batch]` -> float32 `[batch, dim]`: sqrt-n-weighted sum of n-gram vectors.
 
@@ -290,8 +331,13 @@ def export_embedding(
         )
     ratios = log_count_ratio(stats.in_pos, stats.in_neg)[chosen]
     staging = directory.parent / f"{directory.name}.vocab.txt"
+    keys = stats.keys[chosen]
+    spellings = spell_ngrams(texts, keys, config.ngram_max)
     staging.write_text(
-        "".join(f"{k}{VOCAB_DELIMITER}\n" for k in stats.keys[chosen].tolist()), encoding="utf-8"
+        "".join(
+            f"{k}{VOCAB_DELIMITER}{g}\n" for k, g in zip(keys.tolist(), spellings, strict=True)
+        ),
+        encoding="utf-8",
     )
     try:
         module = NgramEmbedding(staging, config, initial_embeddings(config, ratios, seed))

@@ -56,9 +56,10 @@ class TrainConfig:
     seed: int = 42
     epochs: int = 10
     batch_size: int = 128
-    learning_rate: float = 1e-3
+    learning_rate: float = 5e-4
     dropout: float = 0.0
     patience: int = 2
+    average_seeds: int = 1
     threshold: float = 0.5
     name: str = "imdb-ngram"
     version: str | None = None
@@ -68,7 +69,7 @@ class TrainConfig:
 
     def hyperparameters(self) -> dict[str, Any]:
         keys = ("validation_fraction", "seed", "epochs", "batch_size", "learning_rate")
-        params = {k: getattr(self, k) for k in (*keys, "dropout", "patience")}
+        params = {k: getattr(self, k) for k in (*keys, "dropout", "patience", "average_seeds")}
         if self.hub_handle == BUILTIN_EMBEDDING:
             params.update(dataclasses.asdict(self.embedding))
         return params
@@ -143,7 +144,11 @@ def _replace_folder(staging: Path, output: Path) -> None:
 def _fit(
     config: TrainConfig, embedding: Any, train_set: Examples, validation: Examples
 ) -> tuple[tf_keras.Model, dict[str, list[float]]]:
-    """Train with early stopping on validation loss, keeping the best epoch's weights."""
+    """Train with early stopping on validation loss, keeping the best epoch's weights.
+
+    The Dense layers start from `config.seed` (reset here); batches are shuffled by it too.
+    """
+    seed_everything(config.seed)
     model = build_model(embedding, dropout=config.dropout)
     compile_model(model, config.learning_rate)
     stopper = tf_keras.callbacks.EarlyStopping(
@@ -157,6 +162,45 @@ def _fit(
         verbose=2,
     ).history
     return model, history
+
+
+def _fit_averaged(
+    config: TrainConfig, handle: str, train_set: Examples, validation: Examples
+) -> tuple[Any, tf_keras.Model, dict[str, list[float]], list[dict[str, Any]]]:
+    """Fit `average_seeds` times from the same starting weights, each seeing the batches in
+    its own order (seeds seed, seed+1, ...), and keep the mean of their weights.
+
+    The runs start alike and train only a few epochs, so they end near each other and their
+    mean is a model of the same shape (one set of weights, no ensemble at serving time) that
+    is usually better than each of them. Returns the first run's embedding module and Keras
+    model, now holding the mean, its history, and each run's validation figures.
+    """
+    runs: list[list[np.ndarray]] = []
+    summary: list[dict[str, Any]] = []
+    first: tuple[Any, tf_keras.Model, dict[str, list[float]]] | None = None
+    for offset in range(config.average_seeds):
+        run_config = dataclasses.replace(config, seed=config.seed + offset)
+        embedding = hub.load(handle)  # fresh copies of the module's starting weights
+        model, history = _fit(run_config, embedding, train_set, validation)
+        if offset == 0:
+            # Same Dense starting weights for every run: shuffle seed apart, identical starts.
+            first = (embedding, model, history)
+        runs.append([w.numpy() for w in model.weights])
+        best = int(np.argmin(history["val_loss"]))
+        summary.append(
+            {
+                "shuffle_seed": run_config.seed,
+                "best_epoch": best + 1,
+                "val_loss": round(float(history["val_loss"][best]), 6),
+                "val_accuracy": round(float(history["val_accuracy"][best]), 6),
+            }
+        )
+    assert first is not None
+    embedding, model, history = first
+    if len(runs) > 1:
+        for weight, values in zip(model.weights, zip(*runs, strict=True), strict=True):
+            weight.assign(np.mean(values, axis=0))
+    return embedding, model, history, summary
 
 
 def _describe(
@@ -239,9 +283,8 @@ def train(config: TrainConfig) -> TrainResult:
                     )
                 )
             log.info("embedding: %s", config.hub_handle)
-            embedding = hub.load(handle)
             fit_started = time.monotonic()
-            model, history = _fit(config, embedding, train_set, validation)
+            embedding, model, history, runs = _fit_averaged(config, handle, train_set, validation)
             fit_seconds = time.monotonic() - fit_started
 
             # The test set is scored once, here, after all choices were made on validation.
@@ -264,6 +307,7 @@ def train(config: TrainConfig) -> TrainResult:
         data = {"train": full_train, "validation": validation, "test": test}
         info = _describe(config, version, created, data, metrics, history)
         card.plot_training_curves(history, staging / "training_curves.png", info["best_epoch"])
+        info["averaged_runs"] = runs
         info["export_check_max_abs_diff"] = max_diff
         info["fit_seconds"] = round(fit_seconds, 1)
         info["training_seconds"] = round(time.monotonic() - started, 1)
