@@ -1,20 +1,21 @@
 """`make bench`: every benchmark in one run, each figure beside its bar.
 
-Runs, in order: the model's own speed vs Keras (model_speed), the model ceiling and core
-scaling (scoring_speed), the worker end to end with cold start and memory (worker_speed),
-the original design's per-review serving pattern (naive_baseline), and `scorer serve` under
-wrk (serve_speed; needs Debian's `wrk` and `hey`). Each writes JSON
+Runs, in order: the model's speed vs the previous model and vs Keras (model_speed), the
+model ceiling and core scaling (scoring_speed), the worker end to end with cold start and
+memory (worker_speed), the original design's per-review serving pattern (naive_baseline),
+and `scorer serve` under wrk (serve_speed; needs Debian's `wrk` and `hey`). Each writes JSON
 under bench/results/; this writes bench/results/summary.json with the bars.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from bench import naive_baseline, scoring_speed, serve_speed, worker_speed
-from bench.common import DEFAULT_DATA, DEFAULT_MODEL, print_table, write_result
+from bench.common import DEFAULT_DATA, DEFAULT_MODEL, RESULTS_DIR, print_table, write_result
 
 
 def main() -> int:
@@ -40,6 +41,10 @@ def main() -> int:
         ],
         check=True,
     )
+    speed = json.loads((RESULTS_DIR / "model_speed.json").read_text(encoding="utf-8"))
+    vs_previous = next(
+        r["ratio_median"] for r in speed["comparison"] if r["threads"] == 1 and r["batch"] == 256
+    )
     scoring = scoring_speed.run(args.model, args.data)
     worker = worker_speed.run(args.model, args.data)
     naive = naive_baseline.run(
@@ -51,6 +56,7 @@ def main() -> int:
     isolated, shared = worker["endpoint_isolated"], worker["shared_cores"]
     latency = serving["latency_quarter_rate_2"]
     bars = [
+        ["model vs previous, 1 thread, batch 256", vs_previous, ">= 2.0"],
         ["worker (a) S3 objects / ceiling", isolated["s3_objects"]["ratio_to_ceiling"], ">= 0.85"],
         ["worker (b) inline / ceiling", isolated["inline_messages"]["ratio_to_ceiling"], ">= 0.70"],
         ["2 scorers / 1 scorer", scoring["scaling_2_vs_1"], ">= 1.6"],
@@ -73,6 +79,7 @@ def main() -> int:
         ],
     ]
     passed = [
+        vs_previous >= 2.0,
         isolated["s3_objects"]["ratio_to_ceiling"] >= 0.85,
         isolated["inline_messages"]["ratio_to_ceiling"] >= 0.70,
         scoring["scaling_2_vs_1"] >= 1.6,
