@@ -55,6 +55,13 @@ def write_model_card(path: Path, info: dict[str, Any]) -> None:
         )
     else:
         embedding = f"The TF-Hub text embedding `{info['embedding']}` (fine-tuned)"
+    refit = ""
+    if info.get("refit"):
+        refit = (
+            f"; then trained again from the same start on all {info['refit']['examples']:,} "
+            f"for the {info['refit']['epochs']} epochs validation chose: this is the shipped "
+            "model, and the validation row below is the model trained without those reviews"
+        )
     text = f"""# Sentiment model `{info["version"]}`
 
 Binary sentiment of English movie-review style text. Input: raw review text (HTML `<br />` line
@@ -74,7 +81,7 @@ Hyper-parameters: `{hp}`.
 
 ## Data
 - Train: `{data["train"]["source"]}` ({data["train"]["n"]:,} examples, of which
-  {data["validation"]["n"]:,} held out at random, seed {hp["seed"]}, for early stopping).
+  {data["validation"]["n"]:,} held out at random, seed {hp["seed"]}, for early stopping){refit}.
 - Test: `{data["test"]["source"]}` ({data["test"]["n"]:,} examples), evaluated once, after
   training; never used for tuning.
 - SHA-256 of the files: see `model.json` (`data`).

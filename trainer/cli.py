@@ -80,6 +80,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--patience", type=int, default=2, help="early stopping patience (epochs)")
     fit.add_argument("--seed", type=int, default=42)
     fit.add_argument(
+        "--refit",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="once validation has chosen the epoch count, train again on all of --data "
+        "(validation included) for that many epochs and ship that model (default: yes)",
+    )
+    fit.add_argument(
         "--average-seeds",
         type=int,
         default=1,
@@ -128,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         dropout=args.dropout,
         patience=args.patience,
         average_seeds=args.average_seeds,
+        refit=args.refit,
         name=args.name,
         version=args.version,
         publish_uri=args.publish_uri,

@@ -60,6 +60,7 @@ class TrainConfig:
     dropout: float = 0.0
     patience: int = 2
     average_seeds: int = 1
+    refit: bool = True
     threshold: float = 0.5
     name: str = "imdb-ngram"
     version: str | None = None
@@ -69,7 +70,8 @@ class TrainConfig:
 
     def hyperparameters(self) -> dict[str, Any]:
         keys = ("validation_fraction", "seed", "epochs", "batch_size", "learning_rate")
-        params = {k: getattr(self, k) for k in (*keys, "dropout", "patience", "average_seeds")}
+        more = ("dropout", "patience", "average_seeds", "refit")
+        params = {k: getattr(self, k) for k in (*keys, *more)}
         if self.hub_handle == BUILTIN_EMBEDDING:
             params.update(dataclasses.asdict(self.embedding))
         return params
@@ -142,9 +144,10 @@ def _replace_folder(staging: Path, output: Path) -> None:
 
 
 def _fit(
-    config: TrainConfig, embedding: Any, train_set: Examples, validation: Examples
+    config: TrainConfig, embedding: Any, train_set: Examples, validation: Examples | None
 ) -> tuple[tf_keras.Model, dict[str, list[float]]]:
-    """Train with early stopping on validation loss, keeping the best epoch's weights.
+    """Train with early stopping on validation loss, keeping the best epoch's weights; without
+    `validation`, train for exactly `config.epochs` epochs.
 
     The Dense layers start from `config.seed` (reset here); batches are shuffled by it too.
     """
@@ -156,16 +159,16 @@ def _fit(
     )
     history = model.fit(
         _dataset(train_set, config.batch_size, config.seed),
-        validation_data=_dataset(validation, 1024, None),
+        validation_data=None if validation is None else _dataset(validation, 1024, None),
         epochs=config.epochs,
-        callbacks=[stopper],
+        callbacks=[] if validation is None else [stopper],
         verbose=2,
     ).history
     return model, history
 
 
 def _fit_averaged(
-    config: TrainConfig, handle: str, train_set: Examples, validation: Examples
+    config: TrainConfig, handle: str, train_set: Examples, validation: Examples | None
 ) -> tuple[Any, tf_keras.Model, dict[str, list[float]], list[dict[str, Any]]]:
     """Fit `average_seeds` times from the same starting weights, each seeing the batches in
     its own order (seeds seed, seed+1, ...), and keep the mean of their weights.
@@ -186,6 +189,9 @@ def _fit_averaged(
             # Same Dense starting weights for every run: shuffle seed apart, identical starts.
             first = (embedding, model, history)
         runs.append([w.numpy() for w in model.weights])
+        if validation is None:
+            summary.append({"shuffle_seed": run_config.seed, "epochs": len(history["loss"])})
+            continue
         best = int(np.argmin(history["val_loss"]))
         summary.append(
             {
@@ -285,17 +291,30 @@ def train(config: TrainConfig) -> TrainResult:
             log.info("embedding: %s", config.hub_handle)
             fit_started = time.monotonic()
             embedding, model, history, runs = _fit_averaged(config, handle, train_set, validation)
+            metrics = {
+                "validation": evaluate(
+                    validation.labels,
+                    export.keras_probabilities(model, validation.texts),
+                    config.threshold,
+                )
+            }
+            refit: dict[str, Any] | None = None
+            if config.refit:
+                # Validation has chosen everything (the epoch count included); now the held-out
+                # reviews also train: the same module and starting weights, all of train, for
+                # the chosen number of epochs, no early stopping.
+                epochs = int(np.argmin(history["val_loss"])) + 1
+                everything = dataclasses.replace(config, epochs=epochs)
+                embedding, model, _, refit_runs = _fit_averaged(
+                    everything, handle, full_train, None
+                )
+                refit = {"epochs": epochs, "examples": len(full_train), "runs": refit_runs}
             fit_seconds = time.monotonic() - fit_started
 
             # The test set is scored once, here, after all choices were made on validation.
-            metrics = {
-                name: evaluate(
-                    examples.labels,
-                    export.keras_probabilities(model, examples.texts),
-                    config.threshold,
-                )
-                for name, examples in (("validation", validation), ("test", test))
-            }
+            metrics["test"] = evaluate(
+                test.labels, export.keras_probabilities(model, test.texts), config.threshold
+            )
             log.info("validation: %s", metrics["validation"])
             log.info("test: %s", metrics["test"])
             export.export_saved_model(embedding, model, staging)
@@ -308,6 +327,7 @@ def train(config: TrainConfig) -> TrainResult:
         info = _describe(config, version, created, data, metrics, history)
         card.plot_training_curves(history, staging / "training_curves.png", info["best_epoch"])
         info["averaged_runs"] = runs
+        info["refit"] = refit
         info["export_check_max_abs_diff"] = max_diff
         info["fit_seconds"] = round(fit_seconds, 1)
         info["training_seconds"] = round(time.monotonic() - started, 1)
