@@ -49,7 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"TF-Hub format SavedModel folder, or {_BUILTIN} (default: learned word n-grams, offline)",
     )
     emb.add_argument("--ngram-max", type=int, default=3, help="longest word n-gram (default 3)")
-    emb.add_argument("--min-count", type=int, default=2, help="n-gram min count (default 2)")
+    emb.add_argument(
+        "--min-count", type=int, default=2, help="keep n-grams found in this many texts (default 2)"
+    )
     emb.add_argument("--max-vocab", type=int, default=100_000, help="vocabulary cap")
     emb.add_argument("--embedding-dim", type=int, default=16, help="vector size (default 16)")
     emb.add_argument(

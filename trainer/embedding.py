@@ -29,7 +29,9 @@ _BREAK_TAG = r"<br\s*/?\s*>"
 # Anything that is not a letter, digit, apostrophe or space becomes a token of its own, so
 # "great!" yields "great" and "!" (punctuation carries sentiment: "!!!", "?", ":)").
 _PUNCTUATION = r"([^\pL\pN'\s])"
-# Word hashes live in [0, 2**62): shifting an n-gram key left by one stays in int64.
+# Word hashes in [0, 2**62). Longer n-grams' keys may wrap around int64 (shifts and xors are
+# plain bit operations, the same in the graph and in `ngram_key`); two distinct n-grams of a
+# 100,000-row vocabulary share a key with odds of about 1e-9.
 _HASH_BUCKETS = 2**62
 # Vocabulary file: `<key>\t<n-gram>` per line; the line number is the embedding row.
 VOCAB_DELIMITER = "\t"
@@ -110,7 +112,7 @@ def ngram_key(ngram: str) -> int:
 
 @dataclass
 class NgramStatistics:
-    """Per distinct n-gram key: in how many texts it occurs, per label, and one spelling."""
+    """Per distinct n-gram key (sorted): in how many texts of each label it occurs."""
 
     keys: np.ndarray  # int64, sorted
     in_neg: np.ndarray
