@@ -68,8 +68,16 @@ class WorkerSettings(ModelSettings):
     )
     health_port: int = Field(default=8080, ge=0, le=65535, description="Port of /healthz.")
     health_host: str = Field(default="0.0.0.0", description="Address the health server binds.")
+    # A stop waits for the receive under way (a message SQS hands to a poll nobody reads would
+    # stay invisible for the whole visibility timeout), so this wait is also how long an idle
+    # worker takes to stop: 5 s fits in `docker stop`'s 10 s; 20 s would not. It costs nothing
+    # in latency (a long poll returns as soon as a message arrives), only 12 empty receives a
+    # minute per idle worker instead of 3.
     wait_time_seconds: int = Field(
-        default=20, ge=0, le=20, description="SQS long-poll wait per receive."
+        default=5,
+        ge=0,
+        le=20,
+        description="SQS long-poll wait per receive; also how long an idle worker takes to stop.",
     )
     visibility_timeout: int = Field(
         default=120,
