@@ -30,8 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from worker.extras import missing_extra_message
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    if problem := missing_extra_message(args.command):
+        print(problem, file=sys.stderr)
+        return 1
     return int(args.handler(args) or 0)
 
 
