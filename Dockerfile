@@ -1,9 +1,14 @@
 # syntax=docker/dockerfile:1
-# The scorer worker image: `scorer work` on python:3.11-slim with TensorFlow CPU.
+# The scorer images, all on python:3.11-slim (or a stand-in built from Debian packages, see
+# docs/deployment.md: `make image` picks it when no registry is reachable).
 #
-# Two stages: `build` installs the package into a virtualenv at /opt/venv; `runtime` copies
-# only that venv and the default model onto a fresh slim base, so pip's caches, the build
-# context and TensorFlow's C++ headers never reach the final image.
+#   runtime (the default, last stage): `scorer work` with TensorFlow CPU, what ships to ECS.
+#   moto: moto's server with the project's fixes (worker/local), the compose stack's AWS.
+#
+# Each image is a `*-build` stage that fills a virtualenv at /opt/venv and a final stage that
+# copies only that venv onto a fresh base, so pip's caches, the build context and TensorFlow's
+# C++ headers never reach what ships. A new image (another command, other extras) is one more
+# such pair; `runtime` stays last so `docker build .` builds the worker.
 #
 # tests/test_infra_docker.py runs this file's `build` stage RUN commands verbatim in a fresh
 # virtualenv (VIRTUAL_ENV and PATH pointed elsewhere, COPY emulated), so keep them plain
@@ -36,9 +41,51 @@ COPY worker ./worker
 COPY schemas ./schemas
 COPY trainer ./trainer
 COPY jobs ./jobs
+# After `pip check`, drop what serving never loads: TensorFlow's C++ headers, libclang (62 MB:
+# a dependency of TensorFlow's code generators, imported by nothing at run time) and the
+# installers themselves (the image never installs anything).
 RUN pip install --no-cache-dir --no-deps . \
     && pip check \
-    && rm -rf "$VIRTUAL_ENV"/lib/python3.11/site-packages/tensorflow/include
+    && rm -rf "$VIRTUAL_ENV"/lib/python3.11/site-packages/tensorflow/include \
+    && pip uninstall --yes --quiet libclang setuptools wheel pip
+
+
+# moto's server with the project's fixes, for the compose stack: the `local` extra exactly as
+# pyproject.toml pins it (one moto version for tests, bench, demo and compose), then the
+# package itself for worker.local (imported without TensorFlow).
+FROM ${PYTHON_IMAGE} AS moto-build
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+
+WORKDIR /src
+
+RUN python -m venv "$VIRTUAL_ENV"
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['local']))" > requirements.txt \
+    && pip install --no-cache-dir -r requirements.txt
+COPY README.md ./
+COPY worker ./worker
+RUN pip install --no-cache-dir --no-deps . \
+    && pip uninstall --yes --quiet setuptools wheel pip
+
+
+FROM ${PYTHON_IMAGE} AS moto
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+
+RUN groupadd --system --gid 10001 moto \
+    && useradd --system --uid 10001 --gid moto --no-create-home --shell /usr/sbin/nologin moto
+COPY --from=moto-build /opt/venv /opt/venv
+USER 10001:10001
+EXPOSE 5000
+ENTRYPOINT ["python", "-m", "worker.local.moto_server", "--host", "0.0.0.0"]
+CMD ["--port", "5000"]
 
 
 FROM ${PYTHON_IMAGE} AS runtime

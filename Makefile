@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SCORER := $(VENV)/bin/scorer
 IMDB ?= ../shared/data/imdb
 
-.PHONY: install demo test lint model bench chaos audit clean
+.PHONY: install demo test lint model bench chaos audit image image-test clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,21 @@ chaos: install
 # Dependency audit: needs the vulnerability service's network (not reachable in this sandbox).
 audit: install
 	bash tests/chaos/audit.sh
+
+# The worker image (Dockerfile's `runtime` stage) and the compose stack's moto image, on
+# python:3.11-slim or, where no registry is reachable, a stand-in made from Debian packages
+# (docs/deployment.md). Needs a running Docker engine (tests/container/dockerd.sh starts one).
+IMAGE ?= scorer:local
+MOTO_IMAGE ?= scorer-moto:local
+export IMAGE MOTO_IMAGE
+
+image:
+	bash tests/container/build-images.sh
+
+# The images run for real: scoring, non-root, HEALTHCHECK, SIGTERM busy and idle, the compose
+# stack with two workers. Fails (does not skip) without a Docker engine.
+image-test: install image
+	SCORER_CONTAINER_TESTS=1 $(PY) -m pytest -q -rA tests/container
 
 clean:
 	rm -rf $(VENV) build *.egg-info

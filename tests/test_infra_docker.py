@@ -1,7 +1,7 @@
 """The image's steps, run here without a Docker engine, and the local compose init script.
 
-`docker build` itself cannot run on this machine (no engine); CI's `image` job runs it. What
-can run here is checked here: the build stage's RUN commands, verbatim, in a fresh virtualenv;
+`docker build` itself runs in `make image-test` (tests/container/, under a real engine). What
+runs without one is checked here: the build stage's RUN commands, verbatim, in a fresh virtualenv;
 the HEALTHCHECK command against a live and a dead /healthz; the COPY sources and the
 .dockerignore; and the compose stack's init (`python -m worker.local.stack`) against moto.
 """
@@ -76,7 +76,9 @@ def copy_sources() -> list[str]:
 
 def test_dockerfile_shape() -> None:
     stages = [ins.args for ins in INSTRUCTIONS if ins.keyword == "FROM"]
-    assert len(stages) == 2 and all("PYTHON_IMAGE" in s for s in stages)
+    assert all(s.startswith("${PYTHON_IMAGE} AS ") for s in stages)
+    # The worker is the last stage: `docker build .` (CI, CodeBuild, deploy) builds it.
+    assert stages[-1].endswith(" AS runtime")
     arg = next(ins.args for ins in INSTRUCTIONS if ins.keyword == "ARG")
     assert arg.startswith("PYTHON_IMAGE=python:3.11-slim")
     runtime = [ins for ins in INSTRUCTIONS if ins.stage == "runtime"]
@@ -90,10 +92,17 @@ def test_dockerfile_shape() -> None:
         ins.keyword == "COPY" and ins.args.split()[-2:] == ["models/default", "/app/models/default"]
         for ins in runtime
     )
-    # Nothing from the train/dev extras: no `.[...]` extras and no Keras or TF-Hub.
-    installs = " ".join(ins.args for ins in INSTRUCTIONS if ins.keyword == "RUN")
-    for unwanted in (".[", "tf-keras", "tensorflow-hub", "matplotlib", "moto"):
+    # The worker's venv: nothing from the train/dev/local extras (no `.[...]`, Keras, TF-Hub,
+    # moto); the moto image's venv: the `local` extra as pyproject.toml pins it.
+    runtime_from = [i.args for i in runtime if i.keyword == "COPY" and "--from=" in i.args]
+    assert runtime_from == ["--from=build /opt/venv /opt/venv"]
+    installs = " ".join(i.args for i in INSTRUCTIONS if i.keyword == "RUN" and i.stage == "build")
+    for unwanted in (".[", "tf-keras", "tensorflow-hub", "matplotlib", "moto", "local"):
         assert unwanted not in installs
+    moto = " ".join(i.args for i in INSTRUCTIONS if i.keyword == "RUN" and i.stage == "moto-build")
+    assert "['optional-dependencies']['local']" in moto
+    entry = next(i.args for i in INSTRUCTIONS if i.stage == "moto" and i.keyword == "ENTRYPOINT")
+    assert json.loads(entry)[:3] == ["python", "-m", "worker.local.moto_server"]
 
 
 def ignored_by_dockerignore(path: str) -> bool:

@@ -113,9 +113,11 @@ def test_ci_runs_make_test_on_python_311_for_pushes_and_pull_requests() -> None:
     ci = load_workflow("ci.yml")
     triggers = ci[True]  # PyYAML reads the key `on` as True
     assert "push" in triggers and "pull_request" in triggers
-    (setup,) = steps_using(ci, "actions/setup-python")
-    assert setup["with"]["python-version"] == "3.11"
+    setups = steps_using(ci, "actions/setup-python")
+    assert setups and all(setup["with"]["python-version"] == "3.11" for setup in setups)
     assert any("make test" in step.get("run", "") for step in ci["jobs"]["test"]["steps"])
+    # The images are built and run for real in their own job.
+    assert any("make image-test" in step.get("run", "") for step in ci["jobs"]["image"]["steps"])
 
 
 def test_deploy_uses_oidc_and_rolls_out_the_sha_tagged_image() -> None:
@@ -175,13 +177,15 @@ def test_compose_config_resolves_with_docker_compose_if_installed() -> None:
 def test_compose_wires_moto_init_and_healthy_workers() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert services["moto"]["image"].startswith("motoserver/moto:")
+    # moto built from this repository (the `local` extra and worker/local's fixes), not pulled.
+    assert services["moto"]["build"]["target"] == "moto"
     assert "healthcheck" in services["moto"]
     init = services["init"]
     assert init["depends_on"]["moto"]["condition"] == "service_healthy"
     assert init["entrypoint"] == ["python", "-m", "worker.local.stack"]
     worker = services["worker"]
-    assert worker["build"] == "."
+    assert worker["build"]["context"] == "." and worker["build"]["target"] == "runtime"
+    assert worker["deploy"]["replicas"] == 2
     assert worker["depends_on"] == {
         "moto": {"condition": "service_healthy"},
         "init": {"condition": "service_completed_successfully"},
