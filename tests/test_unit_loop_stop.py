@@ -83,7 +83,8 @@ def test_a_poll_that_returns_after_the_stop_hands_its_messages_back_at_once(
 
     assert not runner.is_alive()
     assert exit_codes == [0]
-    assert worker.counts["released"] == 0 and worker.counts["scored"] == 0
+    counts = worker.outcome_counts()
+    assert counts["released"] == 0 and counts["scored"] == 0  # never handed to processing
     # Visible again now, though the poll asked for 300 s: received a second time at once.
     again = stack.sqs.receive_message(
         QueueUrl=stack.queue_url,
