@@ -46,7 +46,8 @@ def docker_problem() -> str | None:
 def report(name: str, figures: dict[str, object]) -> None:
     """Print figures and keep them in tests/container/results/ (docs/deployment.md quotes them)."""
     RESULTS.mkdir(exist_ok=True)
-    line = json.dumps({"figure": name, **figures})
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    line = json.dumps({"figure": name, "at": at, **figures})
     print(line)
     with (RESULTS / "figures.jsonl").open("a") as out:
         out.write(line + "\n")
