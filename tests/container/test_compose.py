@@ -22,8 +22,8 @@ from container.dockerutil import ROOT, Container, docker, free_port, report, wai
 
 pytestmark = pytest.mark.container
 
-RECORDS = 4000
-BATCH = 400  # ten messages, for two workers
+RECORDS = 6000
+BATCH = 100  # 60 messages: more than one worker takes at once (max_in_flight 32)
 WORDS = ["great", "awful", "moving", "boring", "brilliant", "dull", "funny", "a mess"]
 
 
