@@ -8,7 +8,9 @@ ENV LANG=C.UTF-8 \
     DEBIAN_FRONTEND=noninteractive
 
 # python3-venv brings ensurepip's bundled pip, which is all the project's Dockerfile uses
-# (it creates a virtualenv); no system pip, no docs, no apt lists in the layer.
+# (it creates a virtualenv); no system pip, no docs, no apt lists in the layer. Unpinned: the
+# stand-in takes bookworm's current python3 (3.11.x), as python:3.11-slim takes the latest 3.11.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
     && ln -s /usr/bin/python3 /usr/local/bin/python \
