@@ -105,9 +105,11 @@ def install_signal_handlers(stop: Any) -> None:
         os._exit(128 + signum)
 
     def graceful(signum: int, frame: FrameType | None) -> None:
-        log.info("signal received, draining", extra={"signal": signal.Signals(signum).name})
+        # Swap the handlers before anything else: a second signal that lands while this one
+        # logs would otherwise run `graceful` again (Python handlers can nest) and be lost.
         signal.signal(signal.SIGTERM, immediate)
         signal.signal(signal.SIGINT, immediate)
+        log.info("signal received, draining", extra={"signal": signal.Signals(signum).name})
         stop()
 
     signal.signal(signal.SIGTERM, graceful)
