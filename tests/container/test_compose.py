@@ -78,7 +78,7 @@ def test_compose_up_scores_a_submitted_job_with_two_workers_and_down_exits_0(
     compose: Compose, tmp_path: Path
 ) -> None:
     started = time.monotonic()
-    compose("up", "-d", "--no-build")
+    compose("up", "-d", "--no-build", "worker")  # with moto and init; `serve` is not needed
     workers = compose.containers("worker")
     assert len(workers) == 2, "deploy.replicas: 2"
     for worker in workers:

@@ -52,6 +52,9 @@ def start_worker(host_moto: str, stack: Stack, containers: list[Container]) -> S
             "SCORER_ALLOWED_INPUT_URIS": f"s3://{stack.bucket}/inputs",
             "SCORER_HEALTH_HOST": "127.0.0.1",
             "SCORER_HEALTH_PORT": str(port),
+            # The image's HEALTHCHECK also probes `scorer serve`'s port; with the host's network
+            # that could be someone else's server, so only the worker's port counts here.
+            "SCORER_SERVE_PORT": "",
             **env,
         }
         flags = [item for key, value in settings.items() for item in ("-e", f"{key}={value}")]
