@@ -14,17 +14,40 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-#: Standard mode, 8 attempts, unless the user sets `AWS_RETRY_MODE` / `AWS_MAX_ATTEMPTS`.
-_RETRIES = {
-    "mode": os.environ.get("AWS_RETRY_MODE", "standard"),
-    "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", "8")),
-}
+from worker.errors import ConfigError, setting_value
+
+RETRY_MODES = ("standard", "adaptive", "legacy")
+
+
+def retries_from_env() -> dict[str, Any]:
+    """Standard mode, 8 retries, unless the user sets `AWS_RETRY_MODE` / `AWS_MAX_ATTEMPTS`.
+
+    Read when the first client is built, not at import, so a bad value is a ConfigError
+    naming the variable rather than a traceback from wherever the module was imported.
+    """
+    mode = os.environ.get("AWS_RETRY_MODE", "standard")
+    if mode not in RETRY_MODES:
+        raise ConfigError(
+            f"invalid configuration: {setting_value('AWS_RETRY_MODE', mode)}: "
+            f"use one of {', '.join(RETRY_MODES)}"
+        )
+    attempts = os.environ.get("AWS_MAX_ATTEMPTS", "8")
+    try:
+        max_attempts = int(attempts)
+    except ValueError:
+        max_attempts = -1
+    if not 0 <= max_attempts <= 100:
+        raise ConfigError(
+            f"invalid configuration: {setting_value('AWS_MAX_ATTEMPTS', attempts)}: "
+            "must be a whole number of retries from 0 to 100"
+        )
+    return {"mode": mode, "max_attempts": max_attempts}
 
 
 @cache
 def _config() -> Config:
     return Config(
-        retries=dict(_RETRIES),  # type: ignore[arg-type]  # a copy: botocore rewrites it
+        retries=retries_from_env(),  # type: ignore[arg-type]  # a new dict: botocore rewrites it
         connect_timeout=5,
         read_timeout=60,
         max_pool_connections=50,

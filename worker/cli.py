@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from worker.errors import run_command
     from worker.extras import missing_extra_message
 
     parser = build_parser()
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem := missing_extra_message(args.command):
         print(problem, file=sys.stderr)
         return 1
-    return int(args.handler(args) or 0)
+    return run_command(args, args.handler)
 
 
 if __name__ == "__main__":

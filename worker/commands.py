@@ -8,9 +8,12 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterable
 from types import FrameType
-from typing import Any
+from typing import IO, Any
 
+from worker.errors import EXIT_INPUT
+from worker.records import Record, Rejected
 from worker.settings import ModelSettings, WorkerSettings, load_settings
 
 log = logging.getLogger(__name__)
@@ -48,48 +51,84 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _work(args: argparse.Namespace) -> int:
-    from worker.observability import configure_logging
+    from worker.observability import configure_logging, log_level_from_env
     from worker.service import run_worker
 
-    configure_logging(os.environ.get("SCORER_LOG_LEVEL", "INFO"))
+    configure_logging(log_level_from_env())
     overrides: dict[str, Any] = {"exit_when_idle": True} if args.exit_when_idle else {}
     settings = load_settings(WorkerSettings, **overrides)
     return run_worker(settings, install_signal_handlers=True)
 
 
 def _score(args: argparse.Namespace) -> int:
-    from worker.model import configure_tensorflow, load_model
+    """The worker's record rules and line format, without AWS: error lines where it rejects."""
+    from worker.inputs import iter_jsonl, max_jsonl_line_bytes
+    from worker.model import configure_tensorflow
+    from worker.quiet_tensorflow import import_tensorflow_quietly
+    from worker.records import RecordChecker
+    from worker.service import load_model_named_by_settings
 
     settings = load_settings(ModelSettings)
+    import_tensorflow_quietly()
     configure_tensorflow(settings.scoring_threads)
-    model = load_model(settings.model_uri, settings.model_cache_dir)
+    model = load_model_named_by_settings(settings.model_uri, settings.model_cache_dir)
+    checker = RecordChecker(settings.max_text_bytes)
     if args.texts:
-        items = [(str(i), text) for i, text in enumerate(args.texts, start=1)]
+        raw: Iterable[Any] = (
+            (index, {"id": str(index + 1), "text": text}) for index, text in enumerate(args.texts)
+        )
+    elif args.jsonl:
+        raw = iter_jsonl(sys.stdin.buffer, max_jsonl_line_bytes(settings.max_text_bytes))
     else:
-        items = []
-        for number, line in enumerate(sys.stdin, start=1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            if args.jsonl:
-                record = json.loads(line)
-                items.append((str(record["id"]), str(record["text"])))
-            else:
-                items.append((str(number), line))
-    for start in range(0, len(items), settings.batch_size):
-        chunk = items[start : start + settings.batch_size]
-        scores = model.score([text for _, text in chunk])
-        for (record_id, _), score in zip(chunk, scores.tolist(), strict=True):
-            label = "positive" if score >= model.threshold else "negative"
-            line = {
-                "id": record_id,
-                "label": label,
-                "score": round(score, 6),
-                "model_version": model.version,
-            }
-            print(json.dumps(line), flush=False)
-    sys.stdout.flush()
-    return 0
+        raw = (
+            (index, {"id": str(index + 1), "text": line.rstrip("\r\n")})
+            for index, line in enumerate(sys.stdin)
+            if line.strip()
+        )
+    rejected = 0
+    pending: list[Record] = []
+    out = sys.stdout
+    for item in raw:
+        checked = item if isinstance(item, Rejected) else checker.check(*item)
+        if isinstance(checked, Rejected):
+            _flush_scored(model, pending, out)
+            rejected += 1
+            out.write(error_line(checked) + "\n")
+            continue
+        pending.append(checked)
+        if len(pending) >= settings.batch_size:
+            _flush_scored(model, pending, out)
+    _flush_scored(model, pending, out)
+    out.flush()
+    return EXIT_INPUT if rejected else 0
+
+
+def _flush_scored(model: Any, pending: list[Record], out: IO[str]) -> None:
+    """Score what is pending and write its lines (before any later error line: input order)."""
+    if not pending:
+        return
+    scores = model.score([record.text for record in pending])
+    for record, score in zip(pending, scores.tolist(), strict=True):
+        out.write(result_line(record.id, float(score), model.threshold, model.version) + "\n")
+    pending.clear()
+
+
+def result_line(record_id: str, score: float, threshold: float, model_version: str) -> str:
+    """Byte for byte a line of a results file (compact JSON, this key order)."""
+    label = "positive" if score >= threshold else "negative"
+    line = {
+        "id": record_id,
+        "label": label,
+        "score": round(score, 6),
+        "model_version": model_version,
+    }
+    return json.dumps(line, separators=(",", ":"), ensure_ascii=False)
+
+
+def error_line(rejected: Rejected) -> str:
+    """Byte for byte a line of an errors file."""
+    line = {"id": rejected.id, "error": rejected.error, "index": rejected.index}
+    return json.dumps(line, separators=(",", ":"), ensure_ascii=False)
 
 
 def _demo(args: argparse.Namespace) -> int:

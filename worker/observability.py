@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 
@@ -16,7 +17,22 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+from worker.errors import ConfigError, setting_value
+
 SERVICE = "scorer"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level_from_env(default: str = "INFO") -> str:
+    """`SCORER_LOG_LEVEL` (any case), or ConfigError naming it when it is not a level."""
+    value = os.environ.get("SCORER_LOG_LEVEL", default)
+    level = value.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(
+            f"invalid configuration: {setting_value('SCORER_LOG_LEVEL', value)} is not a log "
+            f"level: use one of {', '.join(LOG_LEVELS)}"
+        )
+    return level
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -7,24 +7,72 @@ import logging
 import os
 import sys
 import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from schemas.uris import parse_s3_uri
 from worker.aws import s3_client
+from worker.errors import ConfigError, setting_value
 from worker.health import HealthServer, HealthState
 from worker.loop import LoopSettings, Worker
 from worker.observability import WorkerMetrics
 from worker.processing import BatchProcessor
 from worker.protection import ScaleInProtection
+from worker.quiet_tensorflow import import_tensorflow_quietly
 from worker.scoring import BatchingScorer
 from worker.settings import WorkerSettings
 from worker.sqs import SqsQueue
+from worker.terminal_text import printable
+
+if TYPE_CHECKING:
+    from worker.model import SentimentModel
 
 log = logging.getLogger(__name__)
 
 
+def start_health_server(health: HealthState, host: str, port: int) -> HealthServer:
+    """The health endpoint, or a ConfigError naming SCORER_HEALTH_PORT (e.g. port in use)."""
+    try:
+        server = HealthServer(health, host, port)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot serve /healthz on {host}:{port}: {error.strerror or error} "
+            "(another worker on this machine? set SCORER_HEALTH_PORT, 0 picks a free port; "
+            "SCORER_HEALTH_HOST sets the address)"
+        ) from None
+    server.start()
+    return server
+
+
+def load_model_named_by_settings(uri: str, cache_dir: Path | None) -> SentimentModel:
+    """The model, or a ConfigError naming SCORER_MODEL_URI and what is wrong with it."""
+    from worker.model import ModelLoadError, load_model
+
+    try:
+        return load_model(uri, cache_dir)
+    except ModelLoadError as error:
+        raise ConfigError(f"SCORER_MODEL_URI: {printable(error)}") from None
+
+
+def open_queue(queue_url: str, dlq_url: str | None) -> SqsQueue:
+    """The queue, or a ConfigError naming SCORER_QUEUE_URL when SQS says it does not exist."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return SqsQueue.connect(queue_url, dlq_url)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if "NonExistentQueue" in code or code == "QueueDoesNotExist":
+            raise ConfigError(
+                f"{setting_value('SCORER_QUEUE_URL', queue_url)}: no such queue "
+                "(or SCORER_DLQ_URL / the redrive policy's DLQ)"
+            ) from None
+        raise
+
+
 def run_worker(settings: WorkerSettings, install_signal_handlers: bool = False) -> int:
     """Run until stopped; returns the process exit code (0 after a clean drain)."""
-    from worker.model import configure_tensorflow, load_model
+    from worker.model import configure_tensorflow
 
     # Signals first: a SIGTERM while the model loads (ECS stopping a task that never got
     # ready) must end the process cleanly, not by the default action.
@@ -42,14 +90,14 @@ def run_worker(settings: WorkerSettings, install_signal_handlers: bool = False) 
         install(request_stop)
 
     health = HealthState(stale_after=max(60.0, 3.0 * settings.wait_time_seconds))
-    server = HealthServer(health, settings.health_host, settings.health_port)
-    server.start()
+    server = start_health_server(health, settings.health_host, settings.health_port)
     log.info("health endpoint up", extra={"port": server.port})
 
+    import_tensorflow_quietly()
     configure_tensorflow(settings.scoring_threads)
-    model = load_model(settings.model_uri, settings.model_cache_dir)
+    model = load_model_named_by_settings(settings.model_uri, settings.model_cache_dir)
     health.model_loaded = True
-    queue = SqsQueue.connect(settings.queue_url, settings.dlq_url)
+    queue = open_queue(settings.queue_url, settings.dlq_url)
     if queue.dlq_url is None:
         log.warning("no DLQ: poison messages will be retried until the queue's policy says")
     health.queue_reachable = True

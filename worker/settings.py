@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.uris import S3Uri
+from worker.errors import ConfigError, setting_value
 
 ENV_PREFIX = "SCORER_"
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
@@ -50,6 +51,11 @@ class ModelSettings(BaseSettings):
         ge=1,
         le=64,
         description="Concurrent model calls (default: the CPUs this task may use).",
+    )
+    max_text_bytes: int = Field(
+        default=128 * 1024,
+        ge=64 * 1024,
+        description="Longer texts (UTF-8 bytes) are rejected to the errors file.",
     )
 
 
@@ -104,11 +110,6 @@ class WorkerSettings(ModelSettings):
         default=8 * 1024**3,
         ge=1,
         description="Decompressed bytes read from one S3 input at most (gzip-bomb guard).",
-    )
-    max_text_bytes: int = Field(
-        default=128 * 1024,
-        ge=64 * 1024,
-        description="Longer texts (UTF-8 bytes) are rejected to the errors file.",
     )
     retry_delay_seconds: int = Field(
         default=10,
@@ -174,15 +175,27 @@ class ServeSettings(ModelSettings):
 
 
 def load_settings(cls: type[SettingsT], **overrides: object) -> SettingsT:
-    """Build settings, turning a validation error into one message naming each variable."""
+    """Build settings; a validation error becomes a ConfigError, one line per variable."""
     try:
         return cls(**overrides)
     except ValidationError as error:
-        lines = []
-        for problem in error.errors():
-            field = str(problem["loc"][0]) if problem["loc"] else "?"
-            lines.append(f"  {ENV_PREFIX}{field.upper()}: {problem['msg']}")
-        raise SystemExit("invalid configuration:\n" + "\n".join(lines)) from None
+        raise ConfigError("\n".join(describe_problems(error))) from None
+
+
+def describe_problems(error: ValidationError) -> list[str]:
+    """`invalid configuration: SCORER_X='value': what is wrong`, one line per problem."""
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else "?"
+        name = f"{ENV_PREFIX}{field.upper()}"
+        if problem["type"] == "missing":
+            lines.append(f"invalid configuration: {name} is not set (required)")
+            continue
+        value = problem.get("input")
+        shown = setting_value(name, value) if isinstance(value, str | int | float) else name
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        lines.append(f"invalid configuration: {shown}: {message}")
+    return lines
 
 
 __all__ = [
