@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from jobs.output import json_wanted, plural
 from schemas.ids import check_safe_id
+from worker.errors import EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_TIMEOUT
+from worker.terminal_text import printable
 
-#: Exit codes shared by the subcommands.
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
+#: Seconds `status --wait` waits when no --timeout is given.
+DEFAULT_WAIT_TIMEOUT = 3600.0
 
 
 def _safe_id(value: str) -> str:
@@ -40,21 +41,6 @@ def _timestamp(value: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _aws_errors_reported(handler: Callable[[argparse.Namespace], int]) -> Any:
-    """An AWS error (after botocore's retries) ends the command with one line, not a traceback."""
-
-    def run(args: argparse.Namespace) -> int:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            return handler(args)
-        except (ClientError, BotoCoreError) as error:
-            print(f"scorer {args.command}: {error}", file=sys.stderr)
-            return EXIT_FAILED
-
-    return run
 
 
 def _queue_flags(parser: argparse.ArgumentParser, output: bool = True, dlq: bool = False) -> None:
@@ -109,9 +95,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="send even when ids repeat across the file (each copy is scored)",
     )
     submit.add_argument("--dry-run", action="store_true", help="check and plan; send nothing")
-    submit.add_argument("--json", action="store_true", help="print the summary as JSON")
+    submit.add_argument(
+        "--json", action="store_true", help="print the summary as JSON (the default off a terminal)"
+    )
     _queue_flags(submit)
-    submit.set_defaults(handler=_aws_errors_reported(_submit))
+    submit.set_defaults(handler=_submit)
 
     status = subparsers.add_parser(
         "status",
@@ -123,18 +111,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     status.add_argument("job_id", type=_safe_id)
     status.add_argument("--wait", action="store_true", help="block until the job is finished")
-    status.add_argument("--timeout", type=float, help="seconds --wait waits at most")
-    status.add_argument("--interval", type=float, default=5.0, help="seconds between polls")
-    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    status.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_WAIT_TIMEOUT,
+        help="seconds --wait waits at most, then exits 3 (default: %(default).0f; 0: no limit)",
+    )
+    status.add_argument(
+        "--interval", type=float, default=5.0, help="seconds between polls (default: %(default)s)"
+    )
+    status.add_argument(
+        "--json", action="store_true", help="print the status as JSON (the default off a terminal)"
+    )
     _queue_flags(status, dlq=True)
-    status.set_defaults(handler=_aws_errors_reported(_status))
+    status.set_defaults(handler=_status)
 
     backfill = subparsers.add_parser(
         "backfill",
         help="enqueue every .jsonl/.csv(.gz) object under an S3 prefix not yet scored",
         description=(
             "One message per object; objects already scored by the current model version "
-            "from their current ETag are skipped (unless --force). JSON log lines on stdout. "
+            "from their current ETag are skipped (unless --force). Sentences at a terminal, "
+            "JSON log lines otherwise (--json). "
             "Exit 0 when everything needed was enqueued (or nothing was needed), 1 otherwise."
         ),
     )
@@ -148,11 +146,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--model-version", help="the version to compare with (default: model.json at the model)"
     )
     backfill.add_argument("--force", action="store_true", help="enqueue even what is scored")
-    backfill.add_argument("--dry-run", action="store_true", help="log what would be sent")
+    backfill.add_argument("--dry-run", action="store_true", help="list what would be sent")
+    backfill.add_argument(
+        "--json", action="store_true", help="JSON log lines (the default off a terminal)"
+    )
     backfill.add_argument("--id-field", default="id")
     backfill.add_argument("--text-field", default="text")
     _queue_flags(backfill)
-    backfill.set_defaults(handler=_aws_errors_reported(_backfill))
+    backfill.set_defaults(handler=_backfill)
+
+    results = subparsers.add_parser(
+        "results",
+        help="every result line of a job in batch order (--errors: rejected records and why)",
+        description=(
+            "Streams each results object of the job (batch order: the manifest's), so a job "
+            "of millions of records needs little memory. Exit 2 when there is no such job."
+        ),
+    )
+    results.add_argument("job_id", type=_safe_id)
+    results.add_argument(
+        "--format",
+        choices=["table", "csv", "jsonl"],
+        help="default: table at a terminal, else jsonl (the files' own lines); "
+        "with --output, from its extension",
+    )
+    results.add_argument("--output", help="write to this file (.csv, .jsonl; .gz compresses)")
+    results.add_argument(
+        "--errors", action="store_true", help="the rejected records (batch, id, error, index)"
+    )
+    _queue_flags(results, dlq=False)
+    results.set_defaults(handler=_results)
+
+    report = subparsers.add_parser(
+        "report",
+        help="a self-contained HTML page about a job: counts, labels, score histogram, batches",
+        description="Needs matplotlib (pip install 'scorer[report]'). Exit 2: no such job.",
+    )
+    report.add_argument("job_id", type=_safe_id)
+    report.add_argument("--output", help="the HTML file to write (default: JOB_ID.html)")
+    _queue_flags(report, dlq=True)
+    report.set_defaults(handler=_report)
 
     dlq = subparsers.add_parser("dlq", help="look at or redrive the dead-letter queue")
     actions = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
@@ -160,9 +193,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "list", help="the DLQ's messages and reasons, without consuming them"
     )
     listing.add_argument("--max", type=_positive_int, help="show at most this many")
-    listing.add_argument("--json", action="store_true", help="one JSON object per message")
+    listing.add_argument(
+        "--json", action="store_true", help="one JSON object per message (default off a terminal)"
+    )
     _queue_flags(listing, output=False, dlq=True)
-    listing.set_defaults(handler=_aws_errors_reported(_dlq_list))
+    listing.set_defaults(handler=_dlq_list)
     redrive = actions.add_parser("redrive", help="move the DLQ's messages back to the queue")
     redrive.add_argument("--max", type=_positive_int, help="move at most this many")
     redrive.add_argument(
@@ -170,9 +205,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="move by receive/send/delete even where SQS's message move task exists",
     )
-    redrive.add_argument("--json", action="store_true", help="print the result as JSON")
+    redrive.add_argument(
+        "--json", action="store_true", help="print the result as JSON (default off a terminal)"
+    )
     _queue_flags(redrive, output=False, dlq=True)
-    redrive.set_defaults(handler=_aws_errors_reported(_dlq_redrive))
+    redrive.set_defaults(handler=_dlq_redrive)
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
@@ -210,7 +247,8 @@ def _submit(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
     )
     result = run_submit(plan)
-    describe(plan, result, args.json, sys.stdout if args.json or not result.errors else sys.stderr)
+    as_json = json_wanted(args)
+    describe(plan, result, as_json, sys.stdout if as_json or not result.errors else sys.stderr)
     return result.exit_code
 
 
@@ -224,26 +262,34 @@ def _status(args: argparse.Namespace) -> int:
     if settings.dlq_url or settings.queue_url:
         dlq_url = resolve_dlq(settings.queue_url, settings.dlq_url)
     reader = StatusReader(s3_client(), sqs_client(), settings.output, settings.queue_url, dlq_url)
+    as_json = json_wanted(args)
+    timeout = args.timeout if args.timeout and args.timeout > 0 else None
     last: list[tuple[int, int]] = []
+    if args.wait and not as_json:
+        limit = f"up to {timeout:.0f} s (--timeout)" if timeout else "with no time limit"
+        print(f"waiting for job {printable(args.job_id)}, {limit}", file=sys.stderr, flush=True)
 
     def report_progress(current: Any) -> None:
         counts = (current.done, len(current.failed))
-        if args.wait and not args.json and last != [counts]:
+        if args.wait and not as_json and last != [counts]:
             last[:] = [counts]
             print(
-                f"{current.job_id}: {current.done}/{current.batches} batches done, "
-                f"{len(current.failed)} failed",
+                f"{printable(current.job_id)}: {current.done:,}/"
+                f"{plural(current.batches, 'batch')} done, {len(current.failed):,} failed",
                 file=sys.stderr,
                 flush=True,
             )
 
     status, outcome = follow(
-        reader, args.job_id, args.wait, args.interval, args.timeout, report_progress
+        reader, args.job_id, args.wait, args.interval, timeout, report_progress
     )
     if status is None:
-        print(f"no job {args.job_id}: no manifest under {settings.output.uri}", file=sys.stderr)
+        print(
+            f"no job {printable(args.job_id)}: no manifest under {settings.output.uri}",
+            file=sys.stderr,
+        )
         return EXIT_INPUT
-    if args.json:
+    if as_json:
         print(json.dumps({**status.to_dict(), "outcome": outcome}, sort_keys=True, default=str))
     else:
         _print_status(status, outcome, settings.output)
@@ -253,10 +299,11 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _print_status(status: Any, outcome: str, output: Any) -> None:
-    print(f"job {status.job_id} ({status.kind} of {status.input}): {outcome}")
+    job = printable(status.job_id)
+    print(f"job {job} ({status.kind} of {printable(status.input)}): {outcome}")
     print(
-        f"  batches: {status.batches} = {status.done} done, {status.pending} pending, "
-        f"{len(status.failed)} failed"
+        f"  batches: {status.batches:,} = {status.done:,} done, {status.pending:,} pending, "
+        f"{len(status.failed):,} failed"
     )
     expected = f" of {status.records_expected:,}" if status.records_expected else ""
     print(
@@ -266,29 +313,45 @@ def _print_status(status: Any, outcome: str, output: Any) -> None:
     if status.queue:
         print(f"  queue: {status.queue['visible']} visible, {status.queue['in_flight']} in flight")
     if status.dlq:
-        print(f"  dead-letter queue: {status.dlq['visible']} message(s) (all jobs)")
+        print(f"  dead-letter queue: {plural(status.dlq['visible'], 'message')} (all jobs)")
     for failed in status.failed[:20]:
-        print(f"  failed: {failed.batch_id}: {failed.reason} (message {failed.message_id})")
+        print(
+            f"  failed: {printable(failed.batch_id)}: {printable(failed.reason)} "
+            f"(message {failed.message_id})"
+        )
     if status.success_marker:
         print(f"  {output.child(status.job_id, '_SUCCESS').uri} written")
+    if status.done:
+        print(f"  results: scorer results {job}   report: scorer report {job} --output {job}.html")
+    if status.records_rejected:
+        print(f"  rejected records and why: scorer results {job} --errors")
 
 
 def _backfill(args: argparse.Namespace) -> int:
     import logging
 
     from jobs.backfill import current_model_version, run_backfill
+    from jobs.output import configure_sentences
     from schemas.uris import parse_s3_uri
     from worker.aws import s3_client, sqs_client
-    from worker.observability import configure_logging
+    from worker.observability import configure_logging, log_level_from_env
 
-    configure_logging(os.environ.get("SCORER_LOG_LEVEL", "INFO"))
+    as_json = json_wanted(args)
+    level = log_level_from_env()
+    if as_json:
+        configure_logging(level)  # an ECS scheduled task: CloudWatch Logs reads JSON lines
+    else:
+        configure_sentences(level)
     log = logging.getLogger("jobs.backfill")
     settings = _settings(args)
     try:
         prefix = parse_s3_uri(args.prefix)
     except ValueError as error:
+        if not as_json:
+            print(f"scorer backfill: {printable(error)}", file=sys.stderr)
+            return EXIT_INPUT
         log.error("invalid prefix", extra={"error": str(error)})
-        return EXIT_FAILED
+        return EXIT_INPUT
     s3 = s3_client()
     model_version = args.model_version or current_model_version(s3, settings.model_uri)
     result = run_backfill(
@@ -313,19 +376,30 @@ def _backfill(args: argparse.Namespace) -> int:
     failed = report.failed if report else []
     for batch_id, error in failed:
         log.error("not sent", extra={"batch_id": batch_id, "error": error})
-    log.info(
-        "backfill finished" if not args.dry_run else "backfill dry run",
-        extra={
-            "job_id": args.job_id,
-            "model_version": model_version,
-            "objects": len(result.decisions),
-            "enqueued": report.sent if report else 0,
-            "to_enqueue": counts["send"],
-            "already_scored": counts["skip"],
-            "ignored": counts["ignore"],
-            "failed": len(failed),
-        },
-    )
+    if as_json:
+        log.info(
+            "backfill finished" if not args.dry_run else "backfill dry run",
+            extra={
+                "job_id": args.job_id,
+                "model_version": model_version,
+                "objects": len(result.decisions),
+                "enqueued": report.sent if report else 0,
+                "to_enqueue": counts["send"],
+                "already_scored": counts["skip"],
+                "ignored": counts["ignore"],
+                "failed": len(failed),
+            },
+        )
+    else:
+        verb = "would enqueue" if args.dry_run else "enqueued"
+        sent = counts["send"] if args.dry_run else (report.sent if report else 0)
+        print(
+            f"backfill {printable(args.job_id)} of {printable(prefix.uri)}: "
+            f"{plural(len(result.decisions), 'object')}; {verb} {sent:,}, "
+            f"{counts['skip']:,} already scored by {printable(model_version)}, "
+            f"{counts['ignore']:,} not input, {len(failed):,} failed"
+            + (" (--dry-run: nothing sent)" if args.dry_run else "")
+        )
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -337,16 +411,18 @@ def _dlq_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     dlq_url = resolve_dlq(settings.queue_url, settings.dlq_url)
     letters = peek(sqs_client(), dlq_url, args.max)
+    as_json = json_wanted(args)
     for letter in letters:
-        if args.json:
+        if as_json:
             print(json.dumps(letter.summary(), sort_keys=True))
         else:
             print(
-                f"{letter.message_id}  job={letter.job_id} batch={letter.batch_id} "
-                f"receives={letter.receive_count}  reason: {letter.reason}"
+                f"{letter.message_id}  job={printable(letter.job_id)} "
+                f"batch={printable(letter.batch_id)} receives={letter.receive_count}  "
+                f"reason: {printable(letter.reason)}"
             )
-    if not args.json:
-        print(f"{len(letters)} message(s) in {dlq_url}", file=sys.stderr)
+    if not as_json:
+        print(f"{plural(len(letters), 'message')} in {dlq_url}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -366,10 +442,84 @@ def _dlq_redrive(args: argparse.Namespace) -> int:
         "failed": [{"message_id": key, "error": error} for key, error in result.failed],
         "fallback_reason": result.fallback_reason,
     }
-    if args.json:
+    if json_wanted(args):
         print(json.dumps(summary, sort_keys=True))
     else:
-        print(f"moved {result.moved} message(s) back to {queue_url} ({result.method})")
+        print(f"moved {plural(result.moved, 'message')} back to {queue_url} ({result.method})")
         for key, error in result.failed:
-            print(f"  not moved: {key}: {error}")
+            print(f"  not moved: {key}: {printable(error)}")
     return EXIT_FAILED if result.failed else EXIT_OK
+
+
+def _output_format(args: argparse.Namespace) -> str:
+    if args.format:
+        return str(args.format)
+    if args.output:
+        name = args.output.removesuffix(".gz")
+        return "csv" if name.endswith(".csv") else "jsonl"
+    return "table" if sys.stdout.isatty() else "jsonl"
+
+
+def _results(args: argparse.Namespace) -> int:
+    import contextlib
+    import io
+
+    from isal import igzip
+
+    from jobs.results import LineWriter, job_objects, write_job_lines
+    from worker.aws import s3_client
+
+    settings = _settings(args)
+    s3 = s3_client()
+    listing = job_objects(s3, settings.output, args.job_id, errors=args.errors)
+    if not listing.found:
+        print(f"no job {printable(args.job_id)} under {settings.output.uri}", file=sys.stderr)
+        return EXIT_INPUT
+    fmt = _output_format(args)
+    with contextlib.ExitStack() as stack:
+        if args.output:
+            raw = stack.enter_context(open(args.output, "wb"))
+            if args.output.endswith(".gz"):
+                raw = stack.enter_context(igzip.GzipFile(fileobj=raw, mode="wb", mtime=0))
+            out = stack.enter_context(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
+        else:
+            out = sys.stdout
+        writer = LineWriter(out, fmt, args.errors)
+        write_job_lines(s3, listing.objects, writer)
+        out.flush()
+    what = "rejected record" if args.errors else "result"
+    where = f" written to {args.output}" if args.output else ""
+    done = listing.batches - len(listing.missing)
+    note = f"{plural(writer.rows, what)} from {done:,}/{plural(listing.batches, 'batch')}{where}"
+    if listing.missing:
+        note += (
+            f"; {plural(len(listing.missing), 'batch')} without results yet "
+            f"(scorer status {printable(args.job_id)})"
+        )
+    if args.output or sys.stderr.isatty():
+        print(note, file=sys.stderr)
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from jobs.queues import resolve_dlq
+    from jobs.report import collect_report, render_html
+    from worker.aws import s3_client, sqs_client
+
+    settings = _settings(args)
+    dlq_url = None
+    if settings.dlq_url or settings.queue_url:
+        dlq_url = resolve_dlq(settings.queue_url, settings.dlq_url)
+    report = collect_report(s3_client(), sqs_client(), settings.output, args.job_id, dlq_url)
+    if report is None:
+        print(f"no job {printable(args.job_id)} under {settings.output.uri}", file=sys.stderr)
+        return EXIT_INPUT
+    path = args.output or f"{args.job_id}.html"
+    with open(path, "w", encoding="utf-8") as page:
+        page.write(render_html(report))
+    print(
+        f"report of job {printable(args.job_id)} written to {path}: "
+        f"{plural(report.scored, 'record')} scored, {report.rejected:,} rejected, "
+        f"{plural(len(report.failed), 'batch')} failed"
+    )
+    return EXIT_OK

@@ -19,6 +19,7 @@ from typing import IO, Any
 from jobs import queues
 from jobs.chunking import Chunker, inline_body, staged_body
 from jobs.manifest_io import write_manifest
+from jobs.output import plural
 from jobs.progress import Progress
 from jobs.reading import Format, SourceError, open_source, read_records, resolve_format
 from jobs.sending import BatchSender, Outgoing, SendReport
@@ -27,6 +28,7 @@ from jobs.validation import Validation, validate_and_spool
 from schemas.manifest import JobManifest, ManifestBatch
 from schemas.uris import S3Location
 from worker.aws import s3_client, sqs_client
+from worker.terminal_text import printable
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def run_submit(plan: SubmitPlan, err: IO[str] | None = None) -> SubmitResult:
         for warning in validation.warnings:
             print(f"warning: {warning} (the worker will write it to the errors file)", file=err)
         if validation.warning_count > len(validation.warnings):
-            print(f"warning: ... {validation.warning_count} record(s) in all", file=err)
+            print(f"warning: ... {plural(validation.warning_count, 'record')} in all", file=err)
         for duplicate in validation.duplicates:
             print(f"warning: {duplicate} (sent anyway: --allow-duplicates)", file=err)
         if plan.dry_run:
@@ -208,17 +210,26 @@ def describe(plan: SubmitPlan, result: SubmitResult, as_json: bool, out: IO[str]
     if result.errors:
         print(f"not submitted: {plan.source} has problems, nothing was sent:", file=out)
         for error in result.errors:
-            print(f"  {error}", file=out)
+            print(f"  {printable(error, 500)}", file=out)
         return
-    verb = "would send" if plan.dry_run else "sent"
+    batches = plural(summary["batches"], "batch")
+    split = f"{summary['inline']:,} inline, {summary['staged']:,} staged"
+    if plan.dry_run:
+        print(
+            f"job {printable(plan.job_id)}: would send {plural(summary['records'], 'record')} in "
+            f"{batches} ({split}); nothing sent (--dry-run)",
+            file=out,
+        )
+        return
     print(
-        f"job {plan.job_id}: {verb} {summary['records']:,} records in {summary['batches']} "
-        f"batches ({summary['inline']} inline, {summary['staged']} staged), "
-        f"{summary['messages_sent']} messages, {summary['message_bytes_sent']:,} bytes "
-        f"in {summary['seconds']:.1f}s",
+        f"job {printable(plan.job_id)}: sent {plural(summary['records'], 'record')} in {batches} "
+        f"({split}) as {plural(summary['messages_sent'], 'message')} of "
+        f"{summary['message_bytes_sent']:,} bytes in {summary['seconds']:.1f} s",
         file=out,
     )
+    if summary["staged"]:
+        print(f"  staged batches: {plan.staged_location('').uri.rsplit('/', 1)[0]}/", file=out)
     for failure in summary["failed"]:
-        print(f"  not sent: {failure['batch_id']}: {failure['error']}", file=out)
+        print(f"  not sent: {failure['batch_id']}: {printable(failure['error'])}", file=out)
     if summary["failed"]:
         print("  rerun the same submit: batches already sent are rewritten, not added", file=out)

@@ -190,6 +190,8 @@ class BatchProcessor:
                     results.write_lines(self._result_lines(records, scores))
             metadata["records-scored"] = str(results.lines)
             metadata["records-rejected"] = str(errors.lines)
+            # How long the batch took, for `scorer report`'s slowest batches.
+            metadata["seconds"] = f"{time.perf_counter() - started:.3f}"
             # Errors first: a results object present means its batch is complete.
             if errors.lines:
                 errors.upload(metadata)
