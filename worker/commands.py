@@ -46,8 +46,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo",
         help="the whole system on an embedded moto server: queue, DLQ, bucket, worker",
     )
-    demo.add_argument("--keep-running", action="store_true", help=argparse.SUPPRESS)
+    demo.add_argument(
+        "--input",
+        metavar="FILE",
+        help="score your own JSON Lines or CSV file (.gz too) instead of the bundled samples",
+    )
+    demo.add_argument(
+        "--job-id", default="mine", type=_safe_id, help="with --input (default: mine)"
+    )
+    demo.add_argument(
+        "--output-dir",
+        help="with --input: where results.jsonl, errors.jsonl, report.html go "
+        "(default: scored-JOB_ID)",
+    )
+    demo.add_argument("--format", choices=["jsonl", "csv"], help="default: from the extension")
+    demo.add_argument("--id-field", default="id", help="the id column or key (default: id)")
+    demo.add_argument("--text-field", default="text", help="the text column or key")
     demo.set_defaults(handler=_demo)
+
+    local = subparsers.add_parser(
+        "local",
+        help="a local AWS (moto) with the queue, DLQ, bucket and a worker, for your own files",
+    )
+    actions = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")
+    for name, text in (
+        ("up", "start moto, create the queue, DLQ and bucket, run a worker; Ctrl-C stops all"),
+        ("env", "print the environment of a running `scorer local up` (for eval)"),
+    ):
+        action = actions.add_parser(name, help=text, description=text)
+        action.add_argument("--port", type=int, default=5000, help="moto's port (default: 5000)")
+        action.add_argument("--host", default="127.0.0.1", help="moto's address")
+        action.set_defaults(handler=_local)
 
 
 def _work(args: argparse.Namespace) -> int:
@@ -134,7 +163,26 @@ def error_line(rejected: Rejected) -> str:
 def _demo(args: argparse.Namespace) -> int:
     from worker.demo import run_demo
 
-    return run_demo()
+    return run_demo(
+        args.input, args.job_id, args.output_dir, args.format, args.id_field, args.text_field
+    )
+
+
+def _local(args: argparse.Namespace) -> int:
+    from worker.local.up import print_env, run_local_up
+
+    if args.local_command == "env":
+        return print_env(args.host, args.port)
+    return run_local_up(args.host, args.port)
+
+
+def _safe_id(value: str) -> str:
+    from schemas.ids import check_safe_id
+
+    try:
+        return check_safe_id(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r}: {error}") from None
 
 
 def install_signal_handlers(stop: Any) -> None:

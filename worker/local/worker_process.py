@@ -5,6 +5,7 @@ Used by the end-to-end tests, the benchmarks and the local stack.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -33,10 +34,19 @@ class WorkerProcess:
     """`scorer work` as ECS runs it: configured by environment, stopped by signals."""
 
     def __init__(
-        self, env: dict[str, str], cpus: set[int] | None = None, args: Sequence[str] = ("work",)
+        self,
+        env: dict[str, str],
+        cpus: set[int] | None = None,
+        args: Sequence[str] = ("work",),
+        on_log: Callable[[dict[str, Any]], None] | None = None,
+        own_process_group: bool = False,
     ) -> None:
         """`cpus`: run on these CPUs only (benchmarks keep the emulated AWS off them);
-        `args`: the subcommand (`scorer serve` runs under the same harness)."""
+        `args`: the subcommand (`scorer serve` runs under the same harness);
+        `on_log`: called with each JSON log line, from the reading thread;
+        `own_process_group`: a terminal's Ctrl-C reaches only the parent, which decides."""
+        self._on_log = on_log
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
         self.health_port = free_port()
         full_env = {
             **os.environ,
@@ -52,21 +62,34 @@ class WorkerProcess:
             [SCORER, *args],
             env=full_env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             text=True,
             preexec_fn=None if cpus is None else (lambda: os.sched_setaffinity(0, cpus)),
+            process_group=0 if own_process_group else None,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._stderr_reader.start()
+
+    def _read_stderr(self) -> None:
+        """Keep the last lines (a start-up error is one line there); never let the pipe fill."""
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr_tail.append(line.rstrip("\n"))
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             with self._changed:
                 self.raw.append(line)
+                entry = None
                 with contextlib.suppress(ValueError):  # a line TensorFlow printed itself
-                    self.logs.append(json.loads(line))
+                    entry = json.loads(line)
+                    self.logs.append(entry)
                 self._changed.notify_all()
+            if self._on_log is not None and isinstance(entry, dict):
+                self._on_log(entry)
         with self._changed:
             self._changed.notify_all()
 
