@@ -137,11 +137,12 @@ def print_env(host: str, port: int) -> int:
 
 
 def run_local_up(host: str, port: int) -> int:
-    from worker.local.moto_server import start_threaded
+    from worker.local.moto_server import LOCAL_CREDENTIALS, start_threaded
     from worker.local.stack import create_stack
     from worker.local.worker_process import WorkerProcess
 
     check_port_free(host, port)
+    os.environ.update(LOCAL_CREDENTIALS)  # moto's, never a real account's
     server, endpoint = start_threaded(host, port)
     worker = None
     try:
@@ -156,14 +157,16 @@ def run_local_up(host: str, port: int) -> int:
             if line is not None:
                 print(line, flush=True)
 
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        # SIGINT too: a shell starts background jobs with it ignored, and `kill -INT` must work.
+        previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             worker = WorkerProcess(names.worker_env(), on_log=show, own_process_group=True)
             code = worker.process.wait()
         except KeyboardInterrupt:
             return _stop(worker)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         for line in worker.stderr_tail:
             print(line, file=sys.stderr)
         print(f"the worker exited ({code}); the local AWS is stopped", file=sys.stderr)
@@ -182,11 +185,15 @@ def _stop(worker: Any) -> int:
         return EXIT_INTERRUPTED
     print("stopping: the worker finishes what it holds (Ctrl-C again: at once)", flush=True)
     worker.process.send_signal(signal.SIGTERM)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         code = worker.process.wait()
     except KeyboardInterrupt:
         worker.kill()
         code = EXIT_INTERRUPTED
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print(f"stopped (worker exit code {code}); queues and objects are forgotten", flush=True)
     return 0 if code == 0 else code
 
