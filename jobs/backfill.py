@@ -29,6 +29,7 @@ from jobs.status import StatusReader, is_current, results_name
 from schemas.manifest import JobManifest, ManifestBatch
 from schemas.messages import SCHEMA_VERSION
 from schemas.uris import S3Location, parse_s3_uri
+from worker.errors import ConfigError
 from worker.model import MODEL_CARD_FILE, ModelInfo
 
 log = logging.getLogger(__name__)
@@ -213,7 +214,7 @@ def run_backfill(
     write_manifest(s3, output, manifest)
     if any(d.action == "send" for d in decisions):
         if queue_url is None:
-            raise SystemExit("missing configuration: set SCORER_QUEUE_URL or pass --queue-url")
+            raise ConfigError("missing configuration: set SCORER_QUEUE_URL or pass --queue-url")
         sender = BatchSender(sqs, queue_url)
         for decision in decisions:
             if decision.action == "send" and decision.batch_id is not None:

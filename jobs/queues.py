@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from worker.errors import ConfigError
 from worker.sqs import SqsQueue
 
 
@@ -44,8 +45,8 @@ def resolve_dlq(queue_url: str | None, dlq_url: str | None) -> str:
     if dlq_url:
         return dlq_url
     if not queue_url:
-        raise SystemExit("missing configuration: set SCORER_DLQ_URL or SCORER_QUEUE_URL")
+        raise ConfigError("missing configuration: set SCORER_DLQ_URL or SCORER_QUEUE_URL")
     found = SqsQueue.connect(queue_url).dlq_url
     if not found:
-        raise SystemExit(f"{queue_url} has no redrive policy: set SCORER_DLQ_URL or --dlq-url")
+        raise ConfigError(f"{queue_url} has no redrive policy: set SCORER_DLQ_URL or --dlq-url")
     return found

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.uris import S3Location, S3Uri, parse_s3_uri
+from worker.errors import ConfigError
 from worker.settings import DEFAULT_MODEL_DIR, ENV_PREFIX, load_settings
 
 #: SQS's maximum message size (1 MiB since 2025); a queue may be configured lower.
@@ -80,5 +81,5 @@ def require(settings: JobSettings, name: str, flag: str) -> Any:
     """The value of a setting this command cannot do without, or exit naming both sources."""
     value = getattr(settings, name)
     if value is None:
-        raise SystemExit(f"missing configuration: set {ENV_PREFIX}{name.upper()} or pass {flag}")
+        raise ConfigError(f"missing configuration: set {ENV_PREFIX}{name.upper()} or pass {flag}")
     return value

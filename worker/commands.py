@@ -74,18 +74,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("env", "print the environment of a running `scorer local up` (for eval)"),
     ):
         action = actions.add_parser(name, help=text, description=text)
-        action.add_argument("--port", type=int, default=5000, help="moto's port (default: 5000)")
+        action.add_argument(
+            "--port",
+            type=int,
+            default=int(os.environ.get("SCORER_LOCAL_PORT") or 5000),
+            help="moto's port (default: $SCORER_LOCAL_PORT or 5000)",
+        )
         action.add_argument("--host", default="127.0.0.1", help="moto's address")
         action.set_defaults(handler=_local)
 
 
 def _work(args: argparse.Namespace) -> int:
+    from worker.aws import retries_from_env
     from worker.observability import configure_logging, log_level_from_env
     from worker.service import run_worker
 
     configure_logging(log_level_from_env())
     overrides: dict[str, Any] = {"exit_when_idle": True} if args.exit_when_idle else {}
     settings = load_settings(WorkerSettings, **overrides)
+    retries_from_env()  # AWS_MAX_ATTEMPTS / AWS_RETRY_MODE checked now, not after the model loads
     return run_worker(settings, install_signal_handlers=True)
 
 

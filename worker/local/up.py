@@ -200,7 +200,11 @@ def _stop(worker: Any) -> int:
 
 def _print_welcome(names: LocalNames, port: int) -> None:
     env = names.user_env()
-    more = "" if port == DEFAULT_PORT else f" --port {port}"
+    more = (
+        ""
+        if port == int(os.environ.get("SCORER_LOCAL_PORT") or DEFAULT_PORT)
+        else f" --port {port}"
+    )
     print(
         f"local AWS (moto) at {names.endpoint}: queue {QUEUE} (dead letters: {DLQ}), "
         f"bucket s3://{BUCKET}\n"
