@@ -9,12 +9,18 @@ IMDB ?= ../shared/data/imdb
 
 install: $(VENV)/.installed
 
+# Quiet pip, one line per step; pip still prints its errors. The filter drops setuptools'
+# "Editable installation" banner (a note on import precedence, printed on every install).
 $(VENV)/.installed: pyproject.toml requirements-keras.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip>=23.2"
-	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m pip install --quiet --no-deps -r requirements-keras.txt
-	touch $@
+	@echo "install: a virtualenv in $(VENV) (TensorFlow: a few minutes the first time)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade "pip>=23.2"
+	@echo "install: scorer with its extras (train, report, local) and dev tools"
+	@PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -e '.[dev]'
+	@echo "install: tf-keras and tensorflow-hub for the trainer (requirements-keras.txt)"
+	@$(PY) -m pip install --quiet --no-deps -r requirements-keras.txt
+	@touch $@
+	@echo "install: done: $(SCORER)"
 
 demo: install
 	$(SCORER) demo

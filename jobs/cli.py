@@ -248,7 +248,10 @@ def _submit(args: argparse.Namespace) -> int:
     )
     result = run_submit(plan)
     as_json = json_wanted(args)
-    describe(plan, result, as_json, sys.stdout if as_json or not result.errors else sys.stderr)
+    if result.errors:  # a person reads stderr, even when stdout goes to a script
+        describe(plan, result, False, sys.stderr)
+    if as_json or not result.errors:
+        describe(plan, result, as_json, sys.stdout)
     return result.exit_code
 
 
