@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import urllib.parse
 from collections.abc import Callable
 
 from worker.terminal_text import printable
@@ -57,8 +58,9 @@ def describe_aws_error(error: Exception) -> tuple[str, int]:
     if isinstance(error, NoRegionError):
         return "no AWS region: set AWS_DEFAULT_REGION (e.g. us-east-1)", EXIT_CONFIG
     if isinstance(error, EndpointConnectionError):
+        url = urllib.parse.urlsplit(str(error.kwargs.get("endpoint_url", "")))
         return (
-            f"cannot reach {error.kwargs.get('endpoint_url', 'the AWS endpoint')}: "
+            f"cannot reach {url.scheme}://{url.netloc}: "
             "is AWS_ENDPOINT_URL right, and is the service (or `scorer local up`) running?",
             EXIT_FAILED,
         )
@@ -86,10 +88,15 @@ def run_command(args: argparse.Namespace, handler: Callable[[argparse.Namespace]
         line, code = describe_aws_error(error)
         print(f"scorer {name}: {line}", file=sys.stderr)
         return code
-    except KeyboardInterrupt:
-        print(f"scorer {name}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `scorer results JOB | head`: the reader has all it wants
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
         return EXIT_OK
+    except OSError as error:
+        if error.filename is None:  # not a path the user gave: a bug or the system's, show it
+            raise
+        print(f"scorer {name}: {printable(error.filename)}: {error.strerror}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print(f"scorer {name}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
