@@ -69,7 +69,8 @@ class Progress:
                 f"{self.done:,}/{self.total:,} {self.unit} {self._elapsed()}"
             )
         else:
-            text = f"{self.label} {self.done:,} {self.unit} {self._elapsed()}"
+            unit = self.unit.removesuffix("s") if self.done == 1 else self.unit
+            text = f"{self.label} {self.done:,} {unit} {self._elapsed()}"
         self.stream.write("\r" + text + "\033[K")
         self.stream.flush()
 
