@@ -97,6 +97,8 @@ def sentence(entry: dict[str, Any]) -> str | None:
 
 def check_port_free(host: str, port: int) -> None:
     with socket.socket() as probe:
+        # As moto's server binds: connections closed a moment ago (TIME_WAIT) do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:
