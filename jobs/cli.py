@@ -184,6 +184,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     report.add_argument("job_id", type=_safe_id)
     report.add_argument("--output", help="the HTML file to write (default: JOB_ID.html)")
+    report.add_argument(
+        "--json", action="store_true", help="print the summary as JSON (default off a terminal)"
+    )
     _queue_flags(report, dlq=True)
     report.set_defaults(handler=_report)
 
@@ -525,6 +528,18 @@ def _report(args: argparse.Namespace) -> int:
     path = args.output or f"{args.job_id}.html"
     with open(path, "w", encoding="utf-8") as page:
         page.write(render_html(report))
+    if json_wanted(args):
+        summary = {
+            "job_id": args.job_id,
+            "output": path,
+            "records_scored": report.scored,
+            "records_rejected": report.rejected,
+            "labels": dict(report.labels),
+            "failed_batches": [failed.batch_id for failed in report.failed],
+            "model_versions": sorted(report.model_versions),
+        }
+        print(json.dumps(summary, sort_keys=True))
+        return EXIT_OK
     print(
         f"report of job {printable(args.job_id)} written to {path}: "
         f"{plural(report.scored, 'record')} scored, {report.rejected:,} rejected, "

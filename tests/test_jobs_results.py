@@ -100,7 +100,9 @@ def report_is_one_page_with_counts_histogram_and_batches(
 ) -> None:
     page = tmp_path / "j.html"
     assert main(["report", "j", "--output", str(page), *flags(scored_job)]) == 0
-    assert "2,499 records scored, 1 rejected, 0 batches failed" in capsys.readouterr().out
+    summary = json.loads(capsys.readouterr().out)  # not a terminal: JSON
+    assert (summary["records_scored"], summary["records_rejected"]) == (2499, 1)
+    assert summary["failed_batches"] == [] and summary["model_versions"] == ["tiny-1"]
     text = page.read_text()
     assert '<img alt="histogram of scores" src="data:image/png;base64,iVBORw0KGgo' in text
     assert ">2,499<" in text and "tiny-1" in text and "text is empty" in text
