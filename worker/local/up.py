@@ -15,7 +15,9 @@ import shlex
 import shutil
 import signal
 import socket
+import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -27,6 +29,8 @@ from worker.terminal_text import printable
 #: The compose stack's names (docs/deployment.md), so one environment fits both.
 QUEUE, DLQ, BUCKET = "scorer-requests", "scorer-requests-dlq", "scorer-results"
 DEFAULT_PORT = 5000
+#: Seconds Ctrl-C waits for the worker: its drain timeout (25 s by default) and a margin.
+STOP_TIMEOUT = 60
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,14 @@ def run_local_up(host: str, port: int) -> int:
         print(f"the worker exited ({code}); the local AWS is stopped", file=sys.stderr)
         return code
     finally:
-        server.stop()
+        stop_in_time(server)
+
+
+def stop_in_time(server: Any, timeout: float = 10.0) -> None:
+    """Stop moto's server, without letting a stuck connection hold the process."""
+    stopping = threading.Thread(target=server.stop, daemon=True)
+    stopping.start()
+    stopping.join(timeout)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -189,8 +200,10 @@ def _stop(worker: Any) -> int:
     worker.process.send_signal(signal.SIGTERM)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        code = worker.process.wait()
-    except KeyboardInterrupt:
+        code = worker.process.wait(timeout=STOP_TIMEOUT)
+    except (KeyboardInterrupt, subprocess.TimeoutExpired) as reason:
+        if isinstance(reason, subprocess.TimeoutExpired):
+            print(f"the worker did not stop within {STOP_TIMEOUT} s: killing it", flush=True)
         worker.kill()
         code = EXIT_INTERRUPTED
     finally:
