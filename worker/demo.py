@@ -138,8 +138,8 @@ def _score_until_idle(queue_url: str) -> int:
         WorkerSettings,
         queue_url=queue_url,
         output_uri=f"s3://{BUCKET}/results",
-        # The samples' inputs, and the staging area of `scorer submit` (under the output).
-        allowed_input_uris=[f"s3://{BUCKET}/inputs", f"s3://{BUCKET}/results"],
+        # The samples' inputs; the staging area of `scorer submit` the worker allows itself.
+        allowed_input_uris=[f"s3://{BUCKET}/inputs"],
         health_port=0,
         health_host="127.0.0.1",
         wait_time_seconds=1,

@@ -58,10 +58,14 @@ class LocalNames:
             env["PATH"] = f"{bin_dir}:$PATH"
         return env
 
+    @property
+    def inputs_uri(self) -> str:
+        return f"s3://{self.bucket}/inputs"
+
     def worker_env(self) -> dict[str, str]:
-        """The worker reads anything in the local bucket: staged batches and uploaded inputs."""
+        """The worker reads inputs uploaded under `inputs/` (and, on its own, staged batches)."""
         env = {k: v for k, v in self.user_env().items() if k != "PATH"}
-        return {**env, "SCORER_ALLOWED_INPUT_URIS": f"s3://{self.bucket}"}
+        return {**env, "SCORER_ALLOWED_INPUT_URIS": self.inputs_uri}
 
 
 def export_line(env: dict[str, str]) -> str:
@@ -222,7 +226,7 @@ def _print_welcome(names: LocalNames, port: int) -> None:
     )
     print(
         f"local AWS (moto) at {names.endpoint}: queue {QUEUE} (dead letters: {DLQ}), "
-        f"bucket s3://{BUCKET}\n"
+        f"bucket s3://{BUCKET} (results under results/; the worker may read inputs/)\n"
         f"\nIn another terminal:\n"
         f'  eval "$({shlex.quote(os.path.join(os.path.dirname(sys.executable), "scorer"))} '
         f'local env{more})"\n'
