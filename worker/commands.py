@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
@@ -114,7 +115,9 @@ def _score(args: argparse.Namespace) -> int:
             (index, {"id": str(index + 1), "text": text}) for index, text in enumerate(args.texts)
         )
     elif args.jsonl:
-        raw = iter_jsonl(sys.stdin.buffer, max_jsonl_line_bytes(settings.max_text_bytes))
+        # The bytes, as the worker reads a file (a text stream in memory has no buffer).
+        stdin = getattr(sys.stdin, "buffer", None) or io.BytesIO(sys.stdin.read().encode())
+        raw = iter_jsonl(stdin, max_jsonl_line_bytes(settings.max_text_bytes))
     else:
         raw = (
             (index, {"id": str(index + 1), "text": line.rstrip("\r\n")})
