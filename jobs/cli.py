@@ -508,15 +508,10 @@ def _results(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    import importlib.util
-
     from jobs.queues import resolve_dlq
     from jobs.report import collect_report, render_html
     from worker.aws import s3_client, sqs_client
-    from worker.errors import ConfigError
 
-    if importlib.util.find_spec("matplotlib") is None:
-        raise ConfigError("needs matplotlib for its histogram: pip install 'scorer[report]'")
     settings = _settings(args)
     dlq_url = None
     if settings.dlq_url or settings.queue_url:

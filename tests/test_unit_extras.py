@@ -22,7 +22,12 @@ def _without(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
 
 @pytest.mark.parametrize(
     ("command", "module", "install"),
-    [("demo", "moto", "scorer[local]"), ("train", "tf_keras", "requirements-keras.txt")],
+    [
+        ("demo", "moto", "scorer[local]"),
+        ("train", "tf_keras", "requirements-keras.txt"),
+        ("local", "moto", "scorer[local]"),
+        ("report", "matplotlib", "scorer[report]"),
+    ],
 )
 def test_a_command_without_its_extra_exits_1_with_one_line_saying_how_to_get_it(
     monkeypatch: pytest.MonkeyPatch,
@@ -32,7 +37,12 @@ def test_a_command_without_its_extra_exits_1_with_one_line_saying_how_to_get_it(
     install: str,
 ) -> None:
     _without(monkeypatch, module)
-    argv = [command] if command == "demo" else [command, "--data", "x.jsonl"]
+    argv = {
+        "demo": ["demo"],
+        "train": ["train", "--data", "x.jsonl"],
+        "local": ["local", "up"],
+        "report": ["report", "job-1"],
+    }[command]
 
     assert cli.main(argv) == 1
 
@@ -43,7 +53,7 @@ def test_a_command_without_its_extra_exits_1_with_one_line_saying_how_to_get_it(
 
 def test_commands_the_image_carries_are_never_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     _without(monkeypatch, "moto", "flask", "tf_keras", "tensorflow_hub", "matplotlib")
-    for command in ("work", "score", "submit", "status", "backfill", "dlq"):
+    for command in ("work", "score", "submit", "status", "results", "backfill", "dlq"):
         assert extras.missing_extra_message(command) is None
 
 

@@ -36,8 +36,14 @@ TRAIN = Extra(
     ),
 )
 
+REPORT = Extra(
+    name="report",
+    modules=("matplotlib",),
+    install="pip install 'scorer[report]' (a source checkout: make install)",
+)
+
 #: Subcommands that need an extra; every other one runs on the base install (and the image).
-COMMAND_EXTRAS: dict[str, Extra] = {"demo": LOCAL, "train": TRAIN}
+COMMAND_EXTRAS: dict[str, Extra] = {"demo": LOCAL, "local": LOCAL, "train": TRAIN, "report": REPORT}
 
 
 def missing_modules(extra: Extra) -> list[str]:
