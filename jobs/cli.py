@@ -57,6 +57,28 @@ def _queue_flags(parser: argparse.ArgumentParser, output: bool = True, dlq: bool
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds this package's subcommands; each imports its module only when run."""
+    demo = subparsers.add_parser(
+        "demo",
+        help="the whole system on an embedded moto server: queue, DLQ, bucket, worker",
+    )
+    demo.add_argument(
+        "--input",
+        metavar="FILE",
+        help="score your own JSON Lines or CSV file (.gz too) instead of the bundled samples",
+    )
+    demo.add_argument(
+        "--job-id", default="mine", type=_safe_id, help="with --input (default: mine)"
+    )
+    demo.add_argument(
+        "--output-dir",
+        help="with --input: where results.jsonl, errors.jsonl, report.html go "
+        "(default: scored-JOB_ID)",
+    )
+    demo.add_argument("--format", choices=["jsonl", "csv"], help="default: from the extension")
+    demo.add_argument("--id-field", default="id", help="the id column or key (default: id)")
+    demo.add_argument("--text-field", default="text", help="the text column or key")
+    demo.set_defaults(handler=_demo)
+
     submit = subparsers.add_parser(
         "submit",
         help="put a JSON Lines or CSV file (local or s3://, .gz too) on the queue",
@@ -541,3 +563,11 @@ def _report(args: argparse.Namespace) -> int:
         f"{plural(len(report.failed), 'batch')} failed"
     )
     return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from jobs.demo import run_demo
+
+    return run_demo(
+        args.input, args.job_id, args.output_dir, args.format, args.id_field, args.text_field
+    )

@@ -1,31 +1,47 @@
 """The `scorer` console script: one entry point, one subcommand per job.
 
-Each owning module registers its own subcommands and imports TensorFlow only inside its
-handler, so `scorer --help` stays instant.
+Each package registers its own subcommands through the `scorer.commands` entry points of
+pyproject.toml (`worker`, `serve`, `jobs`, `trainer`), so this module imports none of them by
+name. Handlers import TensorFlow only when they run, so `scorer --help` stays instant.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
+
+COMMAND_GROUPS = "scorer.commands"
+#: The order `scorer --help` lists the groups in; a group not named here comes last.
+HELP_ORDER = ("worker", "serve", "jobs", "trainer")
+
+
+def registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """Each installed package's `register(subparsers)`, in HELP_ORDER."""
+    found = sorted(
+        entry_points(group=COMMAND_GROUPS),
+        key=lambda point: (
+            HELP_ORDER.index(point.name) if point.name in HELP_ORDER else len(HELP_ORDER),
+            point.name,
+        ),
+    )
+    if not found:
+        raise SystemExit(
+            "scorer: no commands registered: install the package (pip install -e .) so its "
+            f"{COMMAND_GROUPS} entry points exist"
+        )
+    return [point.load() for point in found]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from jobs import cli as jobs_cli
-    from trainer import cli as trainer_cli
-    from worker import commands as worker_commands
-    from worker.serve import cli as serve_cli
-
     parser = argparse.ArgumentParser(
         prog="scorer",
         description="Queue-driven batch sentiment scorer: SQS in, TensorFlow model, S3 out.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    worker_commands.register(subparsers)
-    serve_cli.register(subparsers)
-    jobs_cli.register(subparsers)
-    trainer_cli.register(subparsers)
+    for register in registrars():
+        register(subparsers)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The worker's subcommands: `scorer work`, `scorer score`, `scorer demo`."""
+"""The worker's subcommands: `scorer work`, `scorer score`, `scorer local`."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import io
 import json
 import logging
 import os
-import signal
 import sys
 from collections.abc import Iterable
-from types import FrameType
 from typing import IO, Any
 
 from worker.errors import EXIT_INPUT
@@ -42,28 +40,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--jsonl", action="store_true", help='stdin lines are {"id", "text"} objects'
     )
     score.set_defaults(handler=_score)
-
-    demo = subparsers.add_parser(
-        "demo",
-        help="the whole system on an embedded moto server: queue, DLQ, bucket, worker",
-    )
-    demo.add_argument(
-        "--input",
-        metavar="FILE",
-        help="score your own JSON Lines or CSV file (.gz too) instead of the bundled samples",
-    )
-    demo.add_argument(
-        "--job-id", default="mine", type=_safe_id, help="with --input (default: mine)"
-    )
-    demo.add_argument(
-        "--output-dir",
-        help="with --input: where results.jsonl, errors.jsonl, report.html go "
-        "(default: scored-JOB_ID)",
-    )
-    demo.add_argument("--format", choices=["jsonl", "csv"], help="default: from the extension")
-    demo.add_argument("--id-field", default="id", help="the id column or key (default: id)")
-    demo.add_argument("--text-field", default="text", help="the text column or key")
-    demo.set_defaults(handler=_demo)
 
     local = subparsers.add_parser(
         "local",
@@ -170,44 +146,9 @@ def error_line(rejected: Rejected) -> str:
     return json.dumps(line, separators=(",", ":"), ensure_ascii=False)
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from worker.demo import run_demo
-
-    return run_demo(
-        args.input, args.job_id, args.output_dir, args.format, args.id_field, args.text_field
-    )
-
-
 def _local(args: argparse.Namespace) -> int:
     from worker.local.up import print_env, run_local_up
 
     if args.local_command == "env":
         return print_env(args.host, args.port)
     return run_local_up(args.host, args.port)
-
-
-def _safe_id(value: str) -> str:
-    from schemas.ids import check_safe_id
-
-    try:
-        return check_safe_id(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{value!r}: {error}") from None
-
-
-def install_signal_handlers(stop: Any) -> None:
-    """First SIGTERM/SIGINT: drain. Second: exit at once (rq's two-stage shutdown)."""
-
-    def immediate(signum: int, frame: FrameType | None) -> None:
-        os._exit(128 + signum)
-
-    def graceful(signum: int, frame: FrameType | None) -> None:
-        # Swap the handlers before anything else: a second signal that lands while this one
-        # logs would otherwise run `graceful` again (Python handlers can nest) and be lost.
-        signal.signal(signal.SIGTERM, immediate)
-        signal.signal(signal.SIGINT, immediate)
-        log.info("signal received, draining", extra={"signal": signal.Signals(signum).name})
-        stop()
-
-    signal.signal(signal.SIGTERM, graceful)
-    signal.signal(signal.SIGINT, graceful)

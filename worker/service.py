@@ -85,7 +85,7 @@ def run_worker(settings: WorkerSettings, install_signal_handlers: bool = False) 
             worker.stop()
 
     if install_signal_handlers:
-        from worker.commands import install_signal_handlers as install
+        from worker.signals import install_signal_handlers as install
 
         install(request_stop)
 
