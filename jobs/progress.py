@@ -1,7 +1,7 @@
-"""Progress on stderr: a redrawn bar on a terminal, a few plain lines otherwise.
+"""Progress on stderr: tqdm's bar on a terminal, a line per 10% otherwise.
 
-No dependency: a bar is one carriage-returned line. When stderr is not a terminal (CI, a
-log file, ECS) only a line per 10% is written, so logs stay short and greppable.
+When stderr is not a terminal (CI, a log file, ECS) a redrawn bar would fill the log with
+carriage returns, so only a line per 10% is written: logs stay short and greppable.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import time
 from typing import TextIO
 
-_WIDTH = 30
+from tqdm import tqdm
 
 
 class Progress:
@@ -30,19 +30,28 @@ class Progress:
         self.unit = unit
         self.stream = stream if stream is not None else sys.stderr
         self.interactive = self.stream.isatty() if interactive is None else interactive
-        self.min_interval = min_interval
         self.done = 0
         self._started = time.monotonic()
-        self._drawn = 0.0
         self._next_decile = 1
+        self._bar = (
+            tqdm(
+                total=total,
+                desc=label,
+                unit=" " + unit,
+                unit_scale=False,
+                file=self.stream,
+                mininterval=min_interval,
+                dynamic_ncols=True,
+                leave=True,
+            )
+            if self.interactive
+            else None
+        )
 
     def advance(self, amount: int = 1) -> None:
         self.done += amount
-        if self.interactive:
-            now = time.monotonic()
-            if now - self._drawn >= self.min_interval:
-                self._drawn = now
-                self._draw()
+        if self._bar is not None:
+            self._bar.update(amount)
         elif self.total and self._next_decile <= 10:
             reached = min(10, self.done * 10 // self.total)
             if reached >= self._next_decile:
@@ -50,33 +59,13 @@ class Progress:
                 self._line(f"{reached * 10}%")
 
     def close(self) -> None:
-        if self.interactive:
-            self._draw()
-            self.stream.write("\n")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.close()
         elif not self.total:
             self._line("done")
 
-    def _elapsed(self) -> str:
-        return f"{time.monotonic() - self._started:.1f}s"
-
-    def _draw(self) -> None:
-        if self.total:
-            filled = min(_WIDTH, _WIDTH * self.done // self.total)
-            bar = "#" * filled + "-" * (_WIDTH - filled)
-            text = (
-                f"{self.label} [{bar}] {100 * self.done // self.total:3d}% "
-                f"{self.done:,}/{self.total:,} {self.unit} {self._elapsed()}"
-            )
-        else:
-            unit = self.unit.removesuffix("s") if self.done == 1 else self.unit
-            text = f"{self.label} {self.done:,} {unit} {self._elapsed()}"
-        self.stream.write("\r" + text + "\033[K")
-        self.stream.flush()
-
     def _line(self, what: str) -> None:
         total = f"/{self.total:,}" if self.total else ""
-        self.stream.write(
-            f"{self.label}: {what} ({self.done:,}{total} {self.unit}, {self._elapsed()})\n"
-        )
+        elapsed = f"{time.monotonic() - self._started:.1f}s"
+        self.stream.write(f"{self.label}: {what} ({self.done:,}{total} {self.unit}, {elapsed})\n")
         self.stream.flush()

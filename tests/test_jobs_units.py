@@ -201,7 +201,7 @@ def test_progress_redraws_one_line_on_a_terminal() -> None:
     progress.advance(5)
     progress.close()
     assert stream.getvalue().count("\n") == 1 and "\r" in stream.getvalue()
-    assert " 50% 5/10 records" in stream.getvalue()
+    assert "sending:  50%" in stream.getvalue() and "5/10" in stream.getvalue()
 
 
 # -- status counting, DLQ, backfill decisions ------------------------------------------------
