@@ -28,9 +28,10 @@ from jobs.sending import BatchSender, Outgoing, SendReport
 from jobs.status import StatusReader, is_current, results_name
 from schemas.manifest import JobManifest, ManifestBatch
 from schemas.messages import SCHEMA_VERSION
+from schemas.model_info import MODEL_INFO_FILE
 from schemas.uris import S3Location, parse_s3_uri
 from worker.errors import ConfigError
-from worker.model import MODEL_CARD_FILE, ModelInfo
+from worker.model import read_model_info
 
 log = logging.getLogger(__name__)
 
@@ -124,13 +125,13 @@ def list_objects(s3: Any, prefix: S3Location, start_after: str | None) -> Iterat
 def current_model_version(s3: Any, model_uri: str) -> str:
     """The `version` in model.json beside the model the workers load (local or s3://)."""
     if not model_uri.startswith("s3://"):
-        return ModelInfo.from_file(Path(model_uri) / MODEL_CARD_FILE).version
-    location = parse_s3_uri(model_uri).child(MODEL_CARD_FILE)
+        return read_model_info(Path(model_uri) / MODEL_INFO_FILE).version
+    location = parse_s3_uri(model_uri).child(MODEL_INFO_FILE)
     body = s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
     with tempfile.TemporaryDirectory(prefix="scorer-model-card-") as folder:
-        path = Path(folder) / MODEL_CARD_FILE
+        path = Path(folder) / MODEL_INFO_FILE
         path.write_bytes(body)
-        return ModelInfo.from_file(path).version
+        return read_model_info(path).version
 
 
 def request_body(job_id: str, decision: Decision, id_field: str, text_field: str) -> str:

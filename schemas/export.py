@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from schemas.manifest import JobManifest
 from schemas.messages import ScoreRequest
+from schemas.model_info import ModelInfo
 from schemas.records import ErrorRecord, ResultRecord
 from schemas.serving import ServeProblem, ServeRequest, ServeResponse
 
@@ -21,6 +22,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "result-record.schema.json": ResultRecord,
     "error-record.schema.json": ErrorRecord,
     "job-manifest.schema.json": JobManifest,
+    "model-info.schema.json": ModelInfo,
     "serve-request.schema.json": ServeRequest,
     "serve-response.schema.json": ServeResponse,
     "serve-problem.schema.json": ServeProblem,

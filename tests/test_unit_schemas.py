@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -393,3 +394,20 @@ def test_out_of_range_numbers_are_not_json_we_accept() -> None:
 def test_bucket_names_with_consecutive_dots_are_refused() -> None:
     with pytest.raises(ValueError):
         parse_s3_uri("s3://my..bucket/key")
+
+
+def test_model_info_is_one_contract_for_the_trainer_and_every_reader(tmp_path: Path) -> None:
+    from schemas.model_info import MODEL_INFO_FILE
+    from worker.model import ModelLoadError, read_model_info
+
+    shipped = read_model_info(Path(__file__).parent.parent / "models" / "default" / MODEL_INFO_FILE)
+    assert shipped.version.startswith("imdb-ngram-") and 0 <= shipped.threshold <= 1
+    assert shipped.metrics and "test" in shipped.metrics  # extra facts are kept, not dropped
+
+    bad = tmp_path / MODEL_INFO_FILE
+    bad.write_text('{"version": "v1", "threshold": 1.5}')
+    with pytest.raises(ModelLoadError, match=r"threshold: Input should be less than or equal"):
+        read_model_info(bad)
+    bad.write_text('{"threshold": 0.5}')
+    with pytest.raises(ModelLoadError, match="version: Field required"):
+        read_model_info(bad)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from schemas.model_info import MODEL_INFO_FILE
 from schemas.uris import parse_s3_uri
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ def publish_model(folder: Path, uri: str, version: str) -> str:
 
     target = parse_s3_uri(uri).child(version)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    files.sort(key=lambda p: p.name == "model.json")
+    files.sort(key=lambda p: p.name == MODEL_INFO_FILE)
     s3 = boto3.client("s3")
     for path in files:
         key = target.child(path.relative_to(folder).as_posix()).key

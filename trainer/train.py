@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import logging
 import os
 import random
@@ -29,6 +28,7 @@ import tensorflow as tf
 import tensorflow_hub as hub
 import tf_keras
 
+from schemas.model_info import MODEL_INFO_FILE, ModelInfo
 from trainer import card, export
 from trainer.data import TFDS_PREFIX, DataError, Examples, load_examples, split_validation
 from trainer.embedding import EmbeddingConfig, export_embedding
@@ -126,7 +126,7 @@ def content_version(name: str, directory: Path, created: dt.datetime) -> str:
 def check_replaceable(output: Path) -> None:
     """Fail before training, not after, if `output` holds something other than a model."""
     if output.exists() and (
-        not output.is_dir() or (any(output.iterdir()) and not (output / "model.json").exists())
+        not output.is_dir() or (any(output.iterdir()) and not (output / MODEL_INFO_FILE).exists())
     ):
         raise FileExistsError(f"{output} exists and is not a model folder; not replacing it")
 
@@ -332,7 +332,10 @@ def train(config: TrainConfig) -> TrainResult:
         info["fit_seconds"] = round(fit_seconds, 1)
         info["training_seconds"] = round(time.monotonic() - started, 1)
         card.write_model_card(staging / "MODEL_CARD.md", info)
-        (staging / "model.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        checked = ModelInfo.model_validate(info)  # the contract every reader holds it to
+        (staging / MODEL_INFO_FILE).write_text(
+            checked.model_dump_json(indent=2, exclude_none=True) + "\n", encoding="utf-8"
+        )
         _replace_folder(staging, output)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

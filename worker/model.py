@@ -7,11 +7,9 @@ P(positive), as float32.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,36 +17,26 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ banner is noise in JSON logs
 
+from pydantic import ValidationError
+
+from schemas.model_info import MODEL_INFO_FILE, ModelInfo
 from schemas.uris import parse_s3_uri
 
 log = logging.getLogger(__name__)
 
-MODEL_CARD_FILE = "model.json"
 
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What model.json tells the worker: the version stamped on results and the threshold."""
-
-    version: str
-    threshold: float
-
-    @classmethod
-    def from_file(cls, path: Path) -> ModelInfo:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelLoadError(
-                f"{path} is missing: a model folder needs its model.json"
-            ) from None
-        except json.JSONDecodeError as error:
-            raise ModelLoadError(f"{path} is not valid JSON: {error}") from None
-        version, threshold = data.get("version"), data.get("threshold", 0.5)
-        if not isinstance(version, str) or not version:
-            raise ModelLoadError(f"{path}: 'version' must be a non-empty string")
-        if not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
-            raise ModelLoadError(f"{path}: 'threshold' must be a number in [0, 1]")
-        return cls(version=version, threshold=float(threshold))
+def read_model_info(path: Path) -> ModelInfo:
+    """The `model.json` at `path`, checked against its contract; ModelLoadError otherwise."""
+    try:
+        return ModelInfo.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path} is missing: a model folder needs its model.json") from None
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or 'file'}: {item['msg']}"
+            for item in error.errors()[:3]
+        )
+        raise ModelLoadError(f"{path}: {problems}") from None
 
 
 class ModelLoadError(RuntimeError):
@@ -103,7 +91,7 @@ def load_model(uri: str, cache_dir: Path | None = None) -> SentimentModel:
     path = download_model(uri, cache_dir) if uri.startswith("s3://") else Path(uri)
     if not (path / "saved_model.pb").is_file():
         raise ModelLoadError(f"{uri}: no saved_model.pb (expected a SavedModel folder)")
-    info = ModelInfo.from_file(path / MODEL_CARD_FILE)
+    info = read_model_info(path / MODEL_INFO_FILE)
     loaded = tf.saved_model.load(str(path))
     signature = loaded.signatures.get("serving_default")
     if signature is None:
