@@ -1,4 +1,4 @@
-"""Where a job's bookkeeping objects live, and reading and writing them.
+"""Reading and writing a job's bookkeeping objects (where they live: schemas/layout.py).
 
 `{output}/{job_id}/_manifest.json` is written before any message is sent, so `status` always
 knows the whole job; `{output}/{job_id}/_SUCCESS` is written by `status` once every batch has
@@ -12,23 +12,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from schemas.layout import manifest_location, success_location
 from schemas.manifest import JobManifest
 from schemas.uris import S3Location
-
-MANIFEST_NAME = "_manifest.json"
-SUCCESS_NAME = "_SUCCESS"
-
-
-def job_prefix(output: S3Location, job_id: str) -> S3Location:
-    return output.child(job_id)
-
-
-def manifest_location(output: S3Location, job_id: str) -> S3Location:
-    return output.child(job_id, MANIFEST_NAME)
-
-
-def success_location(output: S3Location, job_id: str) -> S3Location:
-    return output.child(job_id, SUCCESS_NAME)
 
 
 def write_manifest(s3: Any, output: S3Location, manifest: JobManifest) -> S3Location:

@@ -16,7 +16,8 @@ from typing import Any
 
 from jobs import queues
 from jobs.dlq import DeadLetter, peek
-from jobs.manifest_io import SUCCESS_NAME, job_prefix, read_manifest, write_success
+from jobs.manifest_io import read_manifest, write_success
+from schemas.layout import SUCCESS_NAME, job_prefix
 from schemas.manifest import JobManifest
 from schemas.uris import S3Location
 from worker.processing import result_locations

@@ -25,6 +25,7 @@ from jobs.reading import Format, SourceError, open_source, read_records, resolve
 from jobs.sending import BatchSender, Outgoing, SendReport
 from jobs.settings import SQS_MAX_MESSAGE_BYTES
 from jobs.validation import Validation, validate_and_spool
+from schemas.layout import staging_location
 from schemas.manifest import JobManifest, ManifestBatch
 from schemas.uris import S3Location
 from worker.aws import s3_client, sqs_client
@@ -55,7 +56,7 @@ class SubmitPlan:
         name = f"{batch_id}.jsonl.gz"
         if self.staging is not None:
             return self.staging.child(self.job_id, name)
-        return self.output.child(self.job_id, "_staging", name)
+        return staging_location(self.output, self.job_id, name)
 
 
 @dataclass

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from schemas.layout import STAGING_FOLDER
 from schemas.uris import S3Location
-
-#: The folder, inside a job's prefix, that `scorer submit` stages oversize batches in.
-STAGING_FOLDER = "_staging"
 
 
 def is_staged_input(output: S3Location, location: S3Location) -> bool:
