@@ -281,14 +281,11 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from jobs.queues import resolve_dlq
     from jobs.status import StatusReader, follow
     from worker.aws import s3_client, sqs_client
 
     settings = _settings(args)
-    dlq_url = None
-    if settings.dlq_url or settings.queue_url:
-        dlq_url = resolve_dlq(settings.queue_url, settings.dlq_url)
+    dlq_url = _dlq_if_known(settings)
     reader = StatusReader(s3_client(), sqs_client(), settings.output, settings.queue_url, dlq_url)
     as_json = json_wanted(args)
     timeout = args.timeout if args.timeout and args.timeout > 0 else None
@@ -530,14 +527,11 @@ def _results(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from jobs.queues import resolve_dlq
     from jobs.report import collect_report, render_html
     from worker.aws import s3_client, sqs_client
 
     settings = _settings(args)
-    dlq_url = None
-    if settings.dlq_url or settings.queue_url:
-        dlq_url = resolve_dlq(settings.queue_url, settings.dlq_url)
+    dlq_url = _dlq_if_known(settings)
     report = collect_report(s3_client(), sqs_client(), settings.output, args.job_id, dlq_url)
     if report is None:
         print(f"no job {printable(args.job_id)} under {settings.output.uri}", file=sys.stderr)
@@ -571,3 +565,12 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(
         args.input, args.job_id, args.output_dir, args.format, args.id_field, args.text_field
     )
+
+
+def _dlq_if_known(settings: Any) -> str | None:
+    """The DLQ to count failed batches in: SCORER_DLQ_URL, or the queue's redrive policy."""
+    from jobs.queues import resolve_dlq
+
+    if settings.dlq_url or settings.queue_url:
+        return resolve_dlq(settings.queue_url, settings.dlq_url)
+    return None
