@@ -50,6 +50,7 @@ from bench.common import (
     write_result,
 )
 from bench.scoring_speed import CeilingProcess
+from worker.log_events import LogEvent
 
 SCORER = str(Path(sys.executable).parent / "scorer")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -202,7 +203,7 @@ class ServerProcess:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=120)
         self._reader.join(timeout=10)
-        return next((e for e in self.logs if e.get("message") == "stopped"), {})
+        return next((e for e in self.logs if e.get("message") == LogEvent.STOPPED), {})
 
 
 @contextlib.contextmanager

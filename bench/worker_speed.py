@@ -38,6 +38,7 @@ from bench.common import (
     split_cores,
     write_result,
 )
+from worker.log_events import LogEvent
 
 
 def _stack(endpoint: str) -> Any:
@@ -90,10 +91,10 @@ def _send_all(stack: Any, bodies: list[str]) -> None:
 
 def _timed_job(worker: WorkerProcess, stack: Any, bodies: list[str]) -> float:
     """Seconds from the first send until the worker logged the last 'batch written'."""
-    before = worker.count("batch written")
+    before = worker.count(LogEvent.BATCH_WRITTEN)
     started = time.perf_counter()
     _send_all(stack, bodies)
-    worker.wait_for_log("batch written", count=before + len(bodies), timeout=900)
+    worker.wait_for_log(LogEvent.BATCH_WRITTEN, count=before + len(bodies), timeout=900)
     return time.perf_counter() - started
 
 
@@ -216,9 +217,9 @@ def throughput(
             scored = sum(
                 int(e.get("records_scored", 0))
                 for e in worker.logs
-                if e.get("message") == "batch written"
+                if e.get("message") == LogEvent.BATCH_WRITTEN
             )
-            ready = next(e for e in worker.logs if e.get("message") == "worker ready")
+            ready = next(e for e in worker.logs if e.get("message") == LogEvent.WORKER_READY)
         finally:
             pin_process(os.getpid(), everything)
             worker.terminate()

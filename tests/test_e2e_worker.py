@@ -11,6 +11,7 @@ import pytest
 from conftest import Stack, StartWorker
 
 from schemas.messages import derive_batch_id
+from worker.log_events import LogEvent
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +52,7 @@ def test_inline_jsonl_and_csv_inputs_are_scored_in_order(
     )
 
     worker = start_worker()
-    worker.wait_for_log("message deleted", count=3)
+    worker.wait_for_log(LogEvent.MESSAGE_DELETED, count=3)
     assert worker.terminate() == 0
 
     assert http_stack.keys() == [
@@ -144,10 +145,10 @@ def test_poison_messages_go_to_the_dlq_with_their_reason(
     for body, _ in POISON.values():
         http_stack.send(body)
     worker = start_worker()
-    worker.wait_for_log("sent to DLQ", count=len(POISON))
+    worker.wait_for_log(LogEvent.SENT_TO_DLQ, count=len(POISON))
     # The worker carries on: a good message after all that poison is scored.
     http_stack.send({"version": 1, "job_id": "after", "batch_id": "b", "records": records("good")})
-    worker.wait_for_log("message deleted", count=1)
+    worker.wait_for_log(LogEvent.MESSAGE_DELETED, count=1)
     assert worker.terminate() == 0
 
     dead = http_stack.dlq_messages()
@@ -170,13 +171,13 @@ def test_killed_worker_loses_nothing_and_the_next_writes_the_same_key(
     body = {"version": 1, "job_id": "crash", "records": records("sleep:4 good", "bad")}
     http_stack.send(body)
     first = start_worker(SCORER_VISIBILITY_TIMEOUT="2")
-    first.wait_for_log("message received")
+    first.wait_for_log(LogEvent.MESSAGE_RECEIVED)
     first.kill()  # SIGKILL mid-batch: no drain, no release
     assert http_stack.keys() == []
 
     second = start_worker(SCORER_VISIBILITY_TIMEOUT="2")
-    second.wait_for_log("message deleted", timeout=90)
-    received = [e for e in second.logs if e.get("message") == "message received"]
+    second.wait_for_log(LogEvent.MESSAGE_DELETED, timeout=90)
+    received = [e for e in second.logs if e.get("message") == LogEvent.MESSAGE_RECEIVED]
     assert received[0]["receives"] >= 2
     assert second.terminate() == 0
 
@@ -198,12 +199,14 @@ def test_heartbeat_keeps_a_slow_batch_from_a_second_worker(
         {"version": 1, "job_id": "slow", "batch_id": "b", "records": records("sleep:7 good")}
     )
     first.wait_for(
-        lambda: first.count("message deleted") + second.count("message deleted") >= 1,
+        lambda: first.count(LogEvent.MESSAGE_DELETED) + second.count(LogEvent.MESSAGE_DELETED) >= 1,
         timeout=60,
         what="the slow batch to finish",
     )
-    receives = first.count("message received") + second.count("message received")
-    extensions = first.count("visibility extended") + second.count("visibility extended")
+    receives = first.count(LogEvent.MESSAGE_RECEIVED) + second.count(LogEvent.MESSAGE_RECEIVED)
+    extensions = first.count(LogEvent.VISIBILITY_EXTENDED) + second.count(
+        LogEvent.VISIBILITY_EXTENDED
+    )
     assert receives == 1
     assert extensions >= 3
     assert first.terminate() == 0 and second.terminate() == 0
@@ -217,11 +220,13 @@ def test_sigterm_finishes_the_batch_in_flight_then_exits_0(
         {"version": 1, "job_id": "drain", "batch_id": "b", "records": records("sleep:3 good")}
     )
     worker = start_worker()
-    worker.wait_for_log("message received")
+    worker.wait_for_log(LogEvent.MESSAGE_RECEIVED)
     assert worker.terminate() == 0
     # In this order: the signal came while the batch was in flight, and it still finished.
-    assert worker.logged_in_order("signal received, draining", "message deleted", "stopped")
-    assert worker.count("message released") == 0
+    assert worker.logged_in_order(
+        LogEvent.SIGNAL_RECEIVED, LogEvent.MESSAGE_DELETED, LogEvent.STOPPED
+    )
+    assert worker.count(LogEvent.MESSAGE_RELEASED) == 0
     assert http_stack.keys() == ["results/drain/b.jsonl.gz"]
     assert http_stack.depth() == 0
 
@@ -233,12 +238,12 @@ def test_sigterm_releases_what_cannot_finish_within_the_drain_timeout(
         {"version": 1, "job_id": "release", "batch_id": "b", "records": records("sleep:8 good")}
     )
     worker = start_worker(SCORER_DRAIN_TIMEOUT="1")
-    worker.wait_for_log("message received")
+    worker.wait_for_log(LogEvent.MESSAGE_RECEIVED)
     assert worker.terminate() == 0
     assert worker.logged_in_order(
-        "message released", "drain timed out; released unfinished messages", "stopped"
+        LogEvent.MESSAGE_RELEASED, LogEvent.DRAIN_TIMED_OUT, LogEvent.STOPPED
     )
-    assert worker.count("message deleted") == 0
+    assert worker.count(LogEvent.MESSAGE_DELETED) == 0
     assert http_stack.keys() == []
     # Released with visibility 0: visible again at once for the next worker.
     visible = http_stack.sqs.get_queue_attributes(
@@ -250,12 +255,12 @@ def test_sigterm_releases_what_cannot_finish_within_the_drain_timeout(
 def test_second_sigterm_exits_at_once(http_stack: Stack, start_worker: StartWorker) -> None:
     http_stack.send({"version": 1, "job_id": "j", "records": records("sleep:20 good")})
     worker = start_worker(SCORER_DRAIN_TIMEOUT="60")
-    worker.wait_for_log("message received")
+    worker.wait_for_log(LogEvent.MESSAGE_RECEIVED)
     worker.process.send_signal(15)
-    worker.wait_for_log("signal received, draining")
+    worker.wait_for_log(LogEvent.SIGNAL_RECEIVED)
     # 143 is the immediate exit: a drain ends with 0 (and would wait out the 20 s batch).
     assert worker.terminate(timeout=10) == 128 + 15
-    assert worker.count("message deleted") == 0 and worker.count("stopped") == 0
+    assert worker.count(LogEvent.MESSAGE_DELETED) == 0 and worker.count(LogEvent.STOPPED) == 0
 
 
 def test_health_endpoint_before_and_after_the_model_loads(
@@ -283,10 +288,10 @@ def test_sigterm_while_the_model_loads_exits_0_without_receiving(
 ) -> None:
     http_stack.send({"version": 1, "job_id": "job-early", "records": [{"id": "1", "text": "ok"}]})
     worker = start_worker()
-    worker.wait_for_log("health endpoint up", timeout=60)  # logged before TensorFlow loads
+    worker.wait_for_log(LogEvent.HEALTH_UP, timeout=60)  # logged before TensorFlow loads
     assert worker.terminate() == 0
-    assert worker.count("stopped before the first receive") == 1
-    assert worker.count("message received") == 0
+    assert worker.count(LogEvent.STOPPED_BEFORE_RECEIVE) == 1
+    assert worker.count(LogEvent.MESSAGE_RECEIVED) == 0
     visible = http_stack.sqs.get_queue_attributes(
         QueueUrl=http_stack.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]["ApproximateNumberOfMessages"]

@@ -43,6 +43,7 @@ from moto_iam import IamMotoServer
 from test_infra_cloudformation import IMAGE, TEMPLATE, load_template
 
 from worker.local.worker_process import free_port
+from worker.log_events import LogEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -457,7 +458,7 @@ def test_inline_message_is_scored_under_the_worker_role(deployed: Deployed) -> N
     sqs = deployed.client("sqs", deployed.producer)
     sqs.send_message(QueueUrl=deployed.outputs["QueueUrl"], MessageBody=json.dumps(body))
     worker = worker_task(deployed)
-    worker.wait_for(logged("message deleted", "inline-1"), "the inline message")
+    worker.wait_for(logged(LogEvent.MESSAGE_DELETED, "inline-1"), "the inline message")
     lines = read_results(deployed, "results/inline-1/b1.jsonl.gz")
     assert [line["id"] for line in lines] == ["r1", "r2"]
     assert {line["label"] for line in lines} <= {"positive", "negative"}
@@ -549,8 +550,8 @@ def test_nightly_backfill_scores_each_object_once(deployed: Deployed, tmp_path: 
     )
     worker = worker_task(deployed)
     # 3 + 1 scored before, 4 rescored now: each object once per model version.
-    worker.wait_for(logged("message deleted", job_id, count=8), "the rescored objects")
-    deleted = [e for e in worker.logs if e.get("message") == "message deleted"]
+    worker.wait_for(logged(LogEvent.MESSAGE_DELETED, job_id, count=8), "the rescored objects")
+    deleted = [e for e in worker.logs if e.get("message") == LogEvent.MESSAGE_DELETED]
     assert sum(1 for e in deleted if e.get("job_id") == job_id) == 8
     assert_no_access_denied("the worker's log", worker.text())
 
@@ -564,7 +565,7 @@ def test_poison_message_reaches_the_dlq_with_its_reason(deployed: Deployed) -> N
     }
     sqs = deployed.client("sqs", deployed.producer)
     sqs.send_message(QueueUrl=deployed.outputs["QueueUrl"], MessageBody=json.dumps(poison))
-    worker_task(deployed).wait_for(logged("sent to DLQ", "poison-1"), "the poison message")
+    worker_task(deployed).wait_for(logged(LogEvent.SENT_TO_DLQ, "poison-1"), "the poison message")
     listed = deployed.scorer("dlq", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     letters = [json.loads(line) for line in listed.stdout.splitlines()]
@@ -576,7 +577,7 @@ def test_poison_message_reaches_the_dlq_with_its_reason(deployed: Deployed) -> N
     assert redriven.returncode == 0, redriven.stdout + redriven.stderr
     assert json.loads(redriven.stdout)["moved"] == len(letters)
     worker_task(deployed).wait_for(
-        logged("sent to DLQ", "poison-1", count=2), "the redriven poison"
+        logged(LogEvent.SENT_TO_DLQ, "poison-1", count=2), "the redriven poison"
     )
 
 
@@ -590,7 +591,7 @@ def test_message_naming_another_jobs_results_is_refused(deployed: Deployed) -> N
     }
     sqs.send_message(QueueUrl=deployed.outputs["QueueUrl"], MessageBody=json.dumps(victim))
     worker = worker_task(deployed)
-    worker.wait_for(logged("message deleted", "victim"), "the victim's results")
+    worker.wait_for(logged(LogEvent.MESSAGE_DELETED, "victim"), "the victim's results")
     results_uri = f"s3://{deployed.bucket}/results/victim/b1.jsonl.gz"
     thief = {
         "version": 1,
@@ -599,9 +600,11 @@ def test_message_naming_another_jobs_results_is_refused(deployed: Deployed) -> N
         "input": {"uri": results_uri, "format": "jsonl"},
     }
     sqs.send_message(QueueUrl=deployed.outputs["QueueUrl"], MessageBody=json.dumps(thief))
-    worker.wait_for(logged("sent to DLQ", "thief"), "the thief's message")
+    worker.wait_for(logged(LogEvent.SENT_TO_DLQ, "thief"), "the thief's message")
     (entry,) = [
-        e for e in worker.logs if e.get("message") == "sent to DLQ" and e.get("job_id") == "thief"
+        e
+        for e in worker.logs
+        if e.get("message") == LogEvent.SENT_TO_DLQ and e.get("job_id") == "thief"
     ]
     assert "results are never read as input" in entry["reason"]
     admin_s3 = deployed.client("s3", deployed.admin)

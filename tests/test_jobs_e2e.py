@@ -23,6 +23,7 @@ import pytest
 from conftest import Stack, StartWorker
 
 from worker.cli import main
+from worker.log_events import LogEvent
 
 pytestmark = pytest.mark.e2e
 
@@ -221,7 +222,7 @@ def test_backfill_reruns_enqueue_only_new_work(
     forced = backfill(stack, capsys, "--force")
     assert forced["enqueued"] == 2
     wait_for_job(stack, "nightly", capsys)
-    worker.wait_for_log("message deleted", count=5)
+    worker.wait_for_log(LogEvent.MESSAGE_DELETED, count=5)
     assert worker.terminate() == 0
     results = [k for k in stack.keys("results/nightly/") if k.endswith(".jsonl.gz")]
     assert len(results) == 2
@@ -241,7 +242,7 @@ def test_redrive_brings_a_fixed_message_back_and_it_is_scored(
     }
     stack.send(body)
     worker = start_worker()
-    worker.wait_for_log("sent to DLQ")
+    worker.wait_for_log(LogEvent.SENT_TO_DLQ)
 
     assert main(["dlq", "list", "--json", "--queue-url", stack.queue_url]) == 0
     [listed] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -255,7 +256,7 @@ def test_redrive_brings_a_fixed_message_back_and_it_is_scored(
     assert result["moved"] == 1 and result["method"] == "receive-send-delete"
     assert "500" in result["fallback_reason"]  # moto has no StartMessageMoveTask
 
-    worker.wait_for_log("message deleted")
+    worker.wait_for_log(LogEvent.MESSAGE_DELETED)
     assert worker.terminate() == 0
     assert stack.read_lines("results/late/b1.jsonl.gz")[0]["label"] == "positive"
     assert stack.depth(stack.dlq_url) == 0 and stack.depth() == 0

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from worker.local.worker_process import WorkerProcess, free_port
+from worker.log_events import LogEvent
 
 WAIT = 60.0
 
@@ -91,7 +92,7 @@ def test_sigterm_answers_the_request_in_flight_refuses_new_ones_and_exits_0(
     assert status == 200 and answer["results"][0]["id"] == "in-flight"
     assert answer["results"][0]["label"] == "positive"
     assert serve.wait_exit(timeout=WAIT) == 0
-    stopped = next(entry for entry in serve.logs if entry.get("message") == "stopped")
+    stopped = next(entry for entry in serve.logs if entry.get("message") == LogEvent.STOPPED)
     assert stopped["requests"] == 1 and stopped["records_scored"] == 1
 
 
@@ -112,7 +113,7 @@ def test_a_model_that_cannot_load_ends_the_process_with_1(tmp_path: Path) -> Non
     )
     try:
         assert process.wait_exit(timeout=WAIT) == 1
-        assert process.count("the model could not be loaded") == 1
+        assert process.count(LogEvent.MODEL_LOAD_FAILED) == 1
     finally:
         process.close()
 
@@ -128,6 +129,6 @@ def test_sigterm_while_the_model_loads_exits_0(tiny_model_dir: Path) -> None:
         process.wait_for(lambda: any("Uvicorn running" in line for line in process.raw), WAIT)
         process.process.send_signal(signal.SIGTERM)
         assert process.wait_exit(timeout=WAIT) == 0
-        assert process.count("stopped") == 1
+        assert process.count(LogEvent.STOPPED) == 1
     finally:
         process.close()

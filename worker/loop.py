@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from worker.health import HealthState
 from worker.inputs import InputError
+from worker.log_events import LogEvent
 from worker.loop_protocols import Message, MessageProcessor, MessageQueue, Outcome
 from worker.observability import WorkerMetrics
 from worker.processing import BatchAborted, PoisonMessage, request_summary
@@ -92,7 +93,7 @@ class Worker:
             pass
         self.health.draining = True
         deadline = time.monotonic() + self.settings.drain_timeout
-        log.info("draining", extra={"in_flight": self._in_flight()})
+        log.info(LogEvent.DRAINING, extra={"in_flight": self._in_flight()})
         self.drained = self._drain(self.settings.drain_timeout)
         # A long poll under way when the signal came may still return messages: give the
         # receiver the rest of the drain time to hand them back rather than strand them.
@@ -101,7 +102,7 @@ class Worker:
         self.protection.release()
         scorer = self.processor.scorer
         log.info(
-            "stopped",
+            LogEvent.STOPPED,
             extra={
                 "drained": self.drained,
                 **self.outcome_counts(),
@@ -153,7 +154,9 @@ class Worker:
             except Exception as error:  # botocore already retried; back off and try again
                 failures += 1
                 self.health.queue_reachable = False
-                log.warning("receive failed", extra={"error": str(error), "failures": failures})
+                log.warning(
+                    LogEvent.RECEIVE_FAILED, extra={"error": str(error), "failures": failures}
+                )
                 self.stopping.wait(min(30.0, 2.0**failures))
                 continue
             failures = 0
@@ -165,7 +168,7 @@ class Worker:
                 return
             if not messages:
                 if self.settings.exit_when_idle and self._in_flight() == 0 and self._queue_empty():
-                    log.info("queue is empty, exiting (exit_when_idle)")
+                    log.info(LogEvent.QUEUE_EMPTY)
                     self.stop()
                 continue
             self.protection.update(busy=True)  # before any work starts, not at the next beat
@@ -176,7 +179,7 @@ class Worker:
                 self.health.in_flight = len(self._held)
             for message in messages:
                 log.info(
-                    "message received",
+                    LogEvent.MESSAGE_RECEIVED,
                     extra={"message_id": message.message_id, "receives": message.receive_count},
                 )
                 self._pool.submit(self._handle, message)
@@ -200,7 +203,7 @@ class Worker:
             # spot (profiled); the failure paths below parse it for their log lines.
             ids.update(job_id=summary.job_id, batch_id=summary.batch_id)
             log.info(
-                "batch written",
+                LogEvent.BATCH_WRITTEN,
                 extra={
                     **ids,
                     "records_scored": scored,
@@ -210,7 +213,7 @@ class Worker:
                 },
             )
             self._deleter.delete(message)
-            log.info("message deleted", extra=ids)
+            log.info(LogEvent.MESSAGE_DELETED, extra=ids)
             outcome = Outcome.SCORED
         except (PoisonMessage, InputError) as error:
             ids.update(request_summary(message.body))
@@ -221,7 +224,7 @@ class Worker:
         except Exception as error:
             ids.update(request_summary(message.body))
             log.warning(
-                "batch failed, will retry",
+                LogEvent.BATCH_FAILED,
                 extra={**ids, "error": f"{type(error).__name__}: {error}"[:500]},
             )
             self._retry_later(message)
@@ -244,7 +247,7 @@ class Worker:
         except Exception as error:
             log.error("could not dead-letter", extra={**ids, "error": str(error)[:500]})
             return Outcome.RETRIED
-        log.warning("sent to DLQ", extra={**ids, "reason": reason})
+        log.warning(LogEvent.SENT_TO_DLQ, extra={**ids, "reason": reason})
         return Outcome.DEAD_LETTERED
 
     def _retry_later(self, message: Message) -> None:
@@ -256,7 +259,7 @@ class Worker:
     def _release(self, message: Message) -> None:
         try:
             self.queue.change_visibility(message, 0)
-            log.info("message released", extra={"message_id": message.message_id})
+            log.info(LogEvent.MESSAGE_RELEASED, extra={"message_id": message.message_id})
         except Exception as error:
             log.warning("could not release", extra={"error": str(error)[:300]})
 
@@ -276,7 +279,7 @@ class Worker:
                     self.queue.change_visibility(held.message, timeout)
                     held.extended = now
                     log.info(
-                        "visibility extended",
+                        LogEvent.VISIBILITY_EXTENDED,
                         extra={"message_id": held.message.message_id, "seconds": timeout},
                     )
                 except Exception as error:
@@ -298,5 +301,5 @@ class Worker:
         for held in left:
             held.abort.set()
             self._release(held.message)
-        log.warning("drain timed out; released unfinished messages", extra={"released": len(left)})
+        log.warning(LogEvent.DRAIN_TIMED_OUT, extra={"released": len(left)})
         return False

@@ -14,6 +14,7 @@ from schemas.uris import parse_s3_uri
 from worker.aws import s3_client
 from worker.errors import ConfigError, setting_value
 from worker.health import HealthServer, HealthState
+from worker.log_events import LogEvent
 from worker.loop import LoopSettings, Worker
 from worker.observability import WorkerMetrics
 from worker.processing import BatchProcessor
@@ -91,7 +92,7 @@ def run_worker(settings: WorkerSettings, install_signal_handlers: bool = False) 
 
     health = HealthState(stale_after=max(60.0, 3.0 * settings.wait_time_seconds))
     server = start_health_server(health, settings.health_host, settings.health_port)
-    log.info("health endpoint up", extra={"port": server.port})
+    log.info(LogEvent.HEALTH_UP, extra={"port": server.port})
 
     import_tensorflow_quietly()
     configure_tensorflow(settings.scoring_threads)
@@ -140,12 +141,12 @@ def run_worker(settings: WorkerSettings, install_signal_handlers: bool = False) 
     )
     running.append(worker)
     if stop_requested.is_set():
-        log.info("stopped before the first receive")
+        log.info(LogEvent.STOPPED_BEFORE_RECEIVE)
         server.stop()
         scorer.close()
         return 0
     log.info(
-        "worker ready",
+        LogEvent.WORKER_READY,
         extra={
             "queue_url": settings.queue_url,
             "dlq_url": queue.dlq_url,

@@ -8,6 +8,8 @@ import signal
 from collections.abc import Callable
 from types import FrameType
 
+from worker.log_events import LogEvent
+
 log = logging.getLogger(__name__)
 
 
@@ -22,7 +24,7 @@ def install_signal_handlers(stop: Callable[[], None]) -> None:
         # logs would otherwise run `graceful` again (Python handlers can nest) and be lost.
         signal.signal(signal.SIGTERM, immediate)
         signal.signal(signal.SIGINT, immediate)
-        log.info("signal received, draining", extra={"signal": signal.Signals(signum).name})
+        log.info(LogEvent.SIGNAL_RECEIVED, extra={"signal": signal.Signals(signum).name})
         stop()
 
     signal.signal(signal.SIGTERM, graceful)

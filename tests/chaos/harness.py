@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 
 from worker.local.worker_process import SCORER, WorkerProcess, free_port
+from worker.log_events import LogEvent
 
 RESULTS_DIR = Path(__file__).parent / "results"
 REGION = "us-east-1"
@@ -176,7 +177,7 @@ class ChaosWorker(WorkerProcess):
             return [entry for entry in self.logs if entry.get("message") == message]
 
     def ready(self) -> bool:
-        return self.count("worker ready") > 0
+        return self.count(LogEvent.WORKER_READY) > 0
 
     def all_output(self) -> str:
         if self.process.poll() is not None:

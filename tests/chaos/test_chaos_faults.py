@@ -30,6 +30,7 @@ from chaos.harness import (
     send_all,
     wait_until,
 )
+from worker.log_events import LogEvent
 
 pytestmark = pytest.mark.e2e
 
@@ -169,9 +170,9 @@ def test_faulty_aws_scores_everything_and_dead_letters_nothing(
     evidence = retry_evidence(requests)
     injected = proxy.injected_by_kind()
     by_service = proxy.injected_by_service()
-    received = [e for w in workers for e in w.entries("message received")]
-    worker_retries = sum(w.count("batch failed, will retry") for w in workers)
-    receive_failures = sum(w.count("receive failed") for w in workers)
+    received = [e for w in workers for e in w.entries(LogEvent.MESSAGE_RECEIVED)]
+    worker_retries = sum(w.count(LogEvent.BATCH_FAILED) for w in workers)
+    receive_failures = sum(w.count(LogEvent.RECEIVE_FAILED) for w in workers)
     resumes = [e for w in workers for e in w.entries("input stream broke, resuming")]
     object_gets = sum(1 for r in requests if r.operation == "GetObject" and r.attempt == 1)
     multipart_parts = sum(1 for r in requests if r.operation == "UploadPart" and r.fault is None)

@@ -30,6 +30,7 @@ from chaos.harness import (
     send_all,
     wait_until,
 )
+from worker.log_events import LogEvent
 
 pytestmark = pytest.mark.e2e
 
@@ -90,7 +91,7 @@ def held(worker: ChaosWorker) -> int:
         worker.count(message)
         for message in ("message deleted", "sent to DLQ", "message released", "batch failed")
     )
-    return worker.count("message received") - settled
+    return worker.count(LogEvent.MESSAGE_RECEIVED) - settled
 
 
 @pytest.mark.parametrize(
@@ -130,7 +131,7 @@ def test_kill9_under_load_loses_nothing_and_duplicates_nothing(
         return worker
 
     def deleted_ids() -> set[str]:
-        return {e["message_id"] for w in workers for e in w.entries("message deleted")}
+        return {e["message_id"] for w in workers for e in w.entries(LogEvent.MESSAGE_DELETED)}
 
     def all_deleted() -> bool:
         return len(deleted_ids()) >= plan.messages
@@ -177,8 +178,8 @@ def test_kill9_under_load_loses_nothing_and_duplicates_nothing(
 
     audit = audit_outputs(stack)
     expected_ids = set(labels) | must_reject
-    received = [e for w in workers for e in w.entries("message received")]
-    written = Counter(e["message_id"] for w in workers for e in w.entries("batch written"))
+    received = [e for w in workers for e in w.entries(LogEvent.MESSAGE_RECEIVED)]
+    written = Counter(e["message_id"] for w in workers for e in w.entries(LogEvent.BATCH_WRITTEN))
     figures = {
         "scenario": plan.name,
         "records": len(expected_ids),
@@ -205,7 +206,7 @@ def test_kill9_under_load_loses_nothing_and_duplicates_nothing(
     # The queue and the DLQ are empty: every message ended in the results.
     assert stack.depth() == 0
     assert stack.depth(stack.dlq_url) == 0
-    assert sum(w.count("sent to DLQ") for w in workers) == 0
+    assert sum(w.count(LogEvent.SENT_TO_DLQ) for w in workers) == 0
 
     assert audit.partial == [], "result objects that do not decompress whole"
     assert audit.metadata_mismatch == [], "line counts that differ from records-scored"

@@ -39,6 +39,7 @@ from chaos.poison_corpus import (
     repeated_body,
 )
 from schemas.messages import derive_batch_id
+from worker.log_events import LogEvent
 
 pytestmark = pytest.mark.e2e
 
@@ -94,7 +95,10 @@ def poison_run(moto_endpoint: str, tiny_model_dir: Path) -> Iterator[PoisonRun]:
         try:
             wait_until(
                 [worker],
-                lambda: worker.count("message deleted") + worker.count("sent to DLQ") >= sent,
+                lambda: (
+                    worker.count(LogEvent.MESSAGE_DELETED) + worker.count(LogEvent.SENT_TO_DLQ)
+                    >= sent
+                ),
                 120,
                 "every poison message settled",
             )
@@ -173,7 +177,7 @@ def test_a_message_sent_100_times_gives_one_key_identical_bytes_all_deleted(
     assert len({r.body_sha256 for r in puts}) == 1, "rewrites of one key differ"
     deleted = [
         e
-        for e in poison_run.worker.entries("message deleted")
+        for e in poison_run.worker.entries(LogEvent.MESSAGE_DELETED)
         if e.get("job_id") == "poison-repeat"
     ]
     assert len({e["message_id"] for e in deleted}) == REPEATS
@@ -184,7 +188,7 @@ def test_worker_never_exits_and_memory_stays_bounded(
 ) -> None:
     worker = poison_run.worker
     assert worker.process.poll() is None, "the worker exited"
-    assert worker.count("worker ready") == 1, "the worker restarted"
+    assert worker.count(LogEvent.WORKER_READY) == 1, "the worker restarted"
     assert (worker.health("/healthz") or (0,))[0] == 200
     assert poison_run.memory_kib["VmHWM"] < MEMORY_BOUND_KIB
     figures = {
@@ -204,7 +208,7 @@ def test_worker_never_exits_and_memory_stays_bounded(
 
 
 def test_logs_name_each_failure(poison_run: PoisonRun) -> None:
-    logged = {e["message_id"]: e for e in poison_run.worker.entries("sent to DLQ")}
+    logged = {e["message_id"]: e for e in poison_run.worker.entries(LogEvent.SENT_TO_DLQ)}
     for message in poison_run.dead:
         source = message["MessageAttributes"]["source_message_id"]["StringValue"]
         assert source in logged, "a dead-lettered message was not logged"

@@ -20,6 +20,7 @@ import pytest
 
 from chaos.fault_proxy import FaultProxy
 from chaos.harness import SECRET_MARKER, ChaosWorker, make_stack, send_all, wait_until
+from worker.log_events import LogEvent
 
 pytestmark = pytest.mark.e2e
 
@@ -107,7 +108,9 @@ def test_reads_writes_and_keys_stay_inside_their_prefixes(
         total = len(bodies) + len(hostile)
         wait_until(
             [worker],
-            lambda: worker.count("message deleted") + worker.count("sent to DLQ") >= total,
+            lambda: (
+                worker.count(LogEvent.MESSAGE_DELETED) + worker.count(LogEvent.SENT_TO_DLQ) >= total
+            ),
             90,
             "every message settled",
         )

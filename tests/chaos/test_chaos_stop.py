@@ -16,6 +16,7 @@ import pytest
 
 from chaos.fake_ecs_agent import FakeEcsAgent
 from chaos.harness import ChaosWorker, make_stack, report_figures
+from worker.log_events import LogEvent
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +57,7 @@ def test_sigterm_releases_a_long_batch_and_the_heartbeat_and_protection_hold(
             {**base, "SCORER_VISIBILITY_TIMEOUT": "30", "ECS_AGENT_URI": f"{agent.url}/a"}, "a"
         )
         workers.append(a)
-        a.wait_for_log("message received", timeout=90)
+        a.wait_for_log(LogEvent.MESSAGE_RECEIVED, timeout=90)
         # B loads its model meanwhile; it can only get the message once A hands it back.
         b = ChaosWorker(
             {
@@ -77,27 +78,29 @@ def test_sigterm_releases_a_long_batch_and_the_heartbeat_and_protection_hold(
 
         # Within the drain timeout (plus process exit), released, nothing written.
         assert exit_seconds < DRAIN_TIMEOUT + 2
-        assert a.count("message released") == 1 and a.count("message deleted") == 0, "".join(
-            a.raw[-12:]
+        assert a.count(LogEvent.MESSAGE_RELEASED) == 1 and a.count(LogEvent.MESSAGE_DELETED) == 0, (
+            "".join(a.raw[-12:])
         )
         assert keys_at_exit == []
-        assert attributes["ApproximateNumberOfMessages"] == "1" or b.count("message received")
+        assert attributes["ApproximateNumberOfMessages"] == "1" or b.count(
+            LogEvent.MESSAGE_RECEIVED
+        )
         # A's heartbeat may not have asked for protection yet (it ticks every visibility/8
         # seconds, at most 5 s); if it did, it dropped it on the way out.
         assert agent.states("/a") in ([], [True, False]), "A must not stay protected"
 
         # B gets it well before A's 30 s visibility could have run out: it was released.
-        b.wait_for_log("message received", timeout=25)
+        b.wait_for_log(LogEvent.MESSAGE_RECEIVED, timeout=25)
         b.wait_for(lambda: agent.states("/b")[:1] == [True], 10, "B's protection on")
-        assert b.count("message deleted") == 0, "protection must be on while the batch runs"
-        b.wait_for_log("message deleted", timeout=60)
+        assert b.count(LogEvent.MESSAGE_DELETED) == 0, "protection must be on while the batch runs"
+        b.wait_for_log(LogEvent.MESSAGE_DELETED, timeout=60)
         b.wait_for_log("task protection disabled", timeout=20)
         protection_b = agent.states("/b")
         protection_a = agent.states("/a")
         assert b.terminate() == 0
 
-    received = b.entries("message received")
-    extended = b.count("visibility extended")
+    received = b.entries(LogEvent.MESSAGE_RECEIVED)
+    extended = b.count(LogEvent.VISIBILITY_EXTENDED)
     assert len(received) == 1, "the heartbeat must keep the batch from a second delivery"
     assert received[0]["receives"] == 2  # once by A, once by B
     assert extended >= 3
@@ -108,14 +111,14 @@ def test_sigterm_releases_a_long_batch_and_the_heartbeat_and_protection_hold(
     metadata = stack.s3.head_object(Bucket=stack.bucket, Key="results/stop/long.jsonl.gz")
     assert metadata["Metadata"]["records-scored"] == str(RECORDS)
     assert stack.depth() == 0 and stack.depth(stack.dlq_url) == 0
-    batch = next(e for e in b.entries("batch written"))
+    batch = next(e for e in b.entries(LogEvent.BATCH_WRITTEN))
     report_figures(
         "stop",
         {
             "scenario": "stop",
             "sigterm_to_exit_seconds": round(exit_seconds, 2),
             "drain_timeout_seconds": DRAIN_TIMEOUT,
-            "released": a.count("message released"),
+            "released": a.count(LogEvent.MESSAGE_RELEASED),
             "batch_seconds": batch["seconds"],
             "visibility_timeout_b": VISIBILITY_B,
             "visibility_extensions": extended,

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from container.dockerutil import ROOT, Container, docker, free_port, report, wait_for
+from worker.log_events import LogEvent
 
 pytestmark = pytest.mark.container
 
@@ -109,7 +110,8 @@ def test_compose_up_scores_a_submitted_job_with_two_workers_and_down_exits_0(
     job_seconds = time.monotonic() - submitted
     assert status.returncode == 0, status.stdout + status.stderr
     per_worker = [
-        sum(1 for e in w.log_events() if e.get("message") == "message deleted") for w in workers
+        sum(1 for e in w.log_events() if e.get("message") == LogEvent.MESSAGE_DELETED)
+        for w in workers
     ]
     assert sum(per_worker) == RECORDS // BATCH
 

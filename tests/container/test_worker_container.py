@@ -20,6 +20,7 @@ import pytest
 
 from container.dockerutil import IMAGE, Container, docker, free_port, http_status, report, wait_for
 from worker.local.stack import Stack, create_stack
+from worker.log_events import LogEvent
 
 pytestmark = pytest.mark.container
 
@@ -157,7 +158,7 @@ def test_worker_is_ready_scores_turns_healthy_and_a_busy_stop_exits_0(
     code = _exit_code(worker)
     events = worker.log_events()
     finished = "results/img/busy.jsonl.gz" in stack.keys("results/img/")
-    released = any(e.get("message") == "message released" for e in events)
+    released = any(e.get("message") == LogEvent.MESSAGE_RELEASED for e in events)
     report(
         "worker_busy_stop",
         {

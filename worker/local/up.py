@@ -24,6 +24,7 @@ from types import FrameType
 from typing import Any
 
 from worker.errors import EXIT_INTERRUPTED, ConfigError
+from worker.log_events import LogEvent
 from worker.terminal_text import printable
 
 #: The compose stack's names (docs/deployment.md), so one environment fits both.
@@ -83,20 +84,20 @@ def sentence(entry: dict[str, Any]) -> str | None:
     """A worker log line as a sentence for the terminal; None for the ones not worth one."""
     message = entry.get("message")
     where = f"{printable(entry.get('job_id', '?'))}/{printable(entry.get('batch_id', '?'))}"
-    if message == "worker ready":
+    if message == LogEvent.WORKER_READY:
         return (
             f"worker ready: model {printable(entry.get('model_version'))}, "
             f"{entry.get('scoring_threads')} scoring thread(s). Ctrl-C stops the worker and "
             "the local AWS."
         )
-    if message == "batch written":
+    if message == LogEvent.BATCH_WRITTEN:
         return (
             f"{where}: {entry.get('records_scored', 0):,} scored, "
             f"{entry.get('records_rejected', 0):,} rejected in {entry.get('seconds', 0):.1f} s"
         )
-    if message == "sent to DLQ":
+    if message == LogEvent.SENT_TO_DLQ:
         return f"{where}: dead-lettered: {printable(entry.get('reason'))}"
-    if message == "batch failed, will retry":
+    if message == LogEvent.BATCH_FAILED:
         return f"{where}: failed, will retry: {printable(entry.get('error'))}"
     if entry.get("level") in ("ERROR", "CRITICAL"):
         return f"worker error: {printable(message)} {printable(entry.get('error', ''))}".rstrip()

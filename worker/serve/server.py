@@ -18,6 +18,7 @@ from typing import Any
 
 import uvicorn
 
+from worker.log_events import LogEvent
 from worker.scoring import BatchingScorer
 from worker.serve.app import ServeState, build_app
 from worker.serve.gc_pauses import GcPauses
@@ -44,7 +45,7 @@ class _GracefulServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self.should_exit:
             os._exit(128 + sig)
-        log.info("signal received, draining", extra={"signal": signal.Signals(sig).name})
+        log.info(LogEvent.SIGNAL_RECEIVED, extra={"signal": signal.Signals(sig).name})
         self.state.draining = True
         self.should_exit = True
 
@@ -64,7 +65,7 @@ def _load_model(
         scorer = BatchingScorer(model.score, settings.batch_size, settings.scoring_threads)
         scorer.warm_up()
     except BaseException:
-        log.exception("the model could not be loaded")
+        log.exception(LogEvent.MODEL_LOAD_FAILED)
         failed.set()
         server.should_exit = True
         return
@@ -140,5 +141,5 @@ def run_server(settings: ServeSettings, app_factory: AppFactory = build_app) -> 
             texts_scored=batching.texts_scored,
             model_busy_seconds=round(batching.busy_seconds, 3),
         )
-    log.info("stopped", extra=extra)
+    log.info(LogEvent.STOPPED, extra=extra)
     return 1 if failed.is_set() else 0
