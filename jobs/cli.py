@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from jobs.terminal import printable
 from schemas.ids import check_safe_id
 
 #: Exit codes shared by the subcommands.
@@ -268,7 +269,10 @@ def _print_status(status: Any, outcome: str, output: Any) -> None:
     if status.dlq:
         print(f"  dead-letter queue: {status.dlq['visible']} message(s) (all jobs)")
     for failed in status.failed[:20]:
-        print(f"  failed: {failed.batch_id}: {failed.reason} (message {failed.message_id})")
+        print(
+            f"  failed: {printable(failed.batch_id)}: {printable(failed.reason)} "
+            f"(message {printable(failed.message_id)})"
+        )
     if status.success_marker:
         print(f"  {output.child(status.job_id, '_SUCCESS').uri} written")
 
@@ -342,8 +346,9 @@ def _dlq_list(args: argparse.Namespace) -> int:
             print(json.dumps(letter.summary(), sort_keys=True))
         else:
             print(
-                f"{letter.message_id}  job={letter.job_id} batch={letter.batch_id} "
-                f"receives={letter.receive_count}  reason: {letter.reason}"
+                f"{printable(letter.message_id)}  job={printable(letter.job_id)} "
+                f"batch={printable(letter.batch_id)} receives={letter.receive_count}  "
+                f"reason: {printable(letter.reason)}"
             )
     if not args.json:
         print(f"{len(letters)} message(s) in {dlq_url}", file=sys.stderr)
@@ -371,5 +376,5 @@ def _dlq_redrive(args: argparse.Namespace) -> int:
     else:
         print(f"moved {result.moved} message(s) back to {queue_url} ({result.method})")
         for key, error in result.failed:
-            print(f"  not moved: {key}: {error}")
+            print(f"  not moved: {printable(key)}: {printable(error)}")
     return EXIT_FAILED if result.failed else EXIT_OK

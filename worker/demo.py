@@ -131,8 +131,8 @@ def run_demo() -> int:
 
     objects, keys = read_results(s3, f"results/{JOB_ID}/")
     labels = {row["id"]: row["label"] for row in samples}
-    results = [row for key in keys if not key.endswith(".errors.jsonl.gz") for row in objects[key]]
-    errors = [row for key in keys if key.endswith(".errors.jsonl.gz") for row in objects[key]]
+    results = [row for key in keys if "/_errors/" not in key for row in objects[key]]
+    errors = [row for key in keys if "/_errors/" in key for row in objects[key]]
     correct = sum((row["label"] == "positive") == (labels.get(row["id"]) == 1) for row in results)
     dead = sqs.receive_message(
         QueueUrl=dlq_url, MessageAttributeNames=["All"], MaxNumberOfMessages=10
