@@ -53,6 +53,20 @@ def iter_inline(records: Iterable[Any]) -> RawRecords:
     yield from enumerate(records)
 
 
+def iter_input(
+    stream: IO[bytes],
+    fmt: str,
+    id_field: str,
+    text_field: str,
+    max_text_bytes: int,
+    max_lines: int | None,
+) -> RawRecords:
+    """The reader for a bulk input's format, with the caps that fit `max_text_bytes`."""
+    if fmt == "csv":
+        return iter_csv(stream, id_field, text_field, max_csv_row_bytes(max_text_bytes), max_lines)
+    return iter_jsonl(stream, max_jsonl_line_bytes(max_text_bytes), max_lines)
+
+
 def _too_many_lines(max_lines: int) -> InputError:
     return InputError(f"input has more than {max_lines} lines (blank ones count): split it")
 
@@ -95,6 +109,13 @@ def _skip_rest_of_line(stream: IO[bytes], chunk: int) -> None:
             return
 
 
+def unclosed_quote(line: int) -> InputError:
+    return InputError(
+        f"CSV: the quote opened on line {line} is never closed, so the records after it "
+        "cannot be told apart"
+    )
+
+
 class _RowTooLong(Exception):
     """Raised through csv.reader when one record grows past the row cap."""
 
@@ -115,10 +136,28 @@ class _CsvLines:
         self.lines = 0
         self.row_first_line = 1
         self._row_bytes = 0
+        self._row_quotes = 0
 
     def start_row(self) -> None:
         self._row_bytes = 0
+        self._row_quotes = 0
         self.row_first_line = self.lines + 1
+
+    def _skip_to_end_of_record(self, line: bytes) -> None:
+        """Read past an over-long record without keeping it: to the first line end outside
+        quotes (an even count of `"` so far, as RFC 4180 doubles quotes inside a field)."""
+        while not line.endswith(b"\n") or self._row_quotes % 2:
+            starts_a_line = line.endswith(b"\n")
+            line = self._stream.readline(64 * 1024)
+            if not line:
+                if self._row_quotes % 2:
+                    raise unclosed_quote(self.row_first_line)
+                return
+            if starts_a_line:
+                self.lines += 1
+                if self._max_lines is not None and self.lines > self._max_lines:
+                    raise _too_many_lines(self._max_lines)
+            self._row_quotes += line.count(b'"')
 
     def __iter__(self) -> _CsvLines:
         return self
@@ -131,9 +170,9 @@ class _CsvLines:
         if self._max_lines is not None and self.lines > self._max_lines:
             raise _too_many_lines(self._max_lines)
         self._row_bytes += len(line)
+        self._row_quotes += line.count(b'"')
         if self._row_bytes > self._max_row_bytes:
-            if not line.endswith(b"\n"):
-                _skip_rest_of_line(self._stream, 64 * 1024)
+            self._skip_to_end_of_record(line)
             raise _RowTooLong
         if self.lines == 1 and line.startswith(_BOM):
             line = line[3:]
@@ -203,10 +242,7 @@ def iter_csv(
             continue
         except csv.Error as error:
             if str(error) == "unexpected end of data":
-                raise InputError(
-                    f"CSV record {index + 2} opens a quote on line {lines.row_first_line} "
-                    "that is never closed: the records after it cannot be told apart"
-                ) from None
+                raise unclosed_quote(lines.row_first_line) from None
             index += 1
             where = _line_span(lines)
             yield Rejected(

@@ -25,11 +25,8 @@ from schemas.uris import S3Location, parse_s3_uri
 from worker.input_policy import InputPolicy
 from worker.inputs import (
     InputError,
-    iter_csv,
     iter_inline,
-    iter_jsonl,
-    max_csv_row_bytes,
-    max_jsonl_line_bytes,
+    iter_input,
 )
 from worker.records import Record, RecordChecker, Rejected
 from worker.s3 import GzipJsonlObject, open_input
@@ -190,18 +187,14 @@ class BatchProcessor:
                     )
                     metadata["input-etag"] = etag.strip('"')
                     checker = RecordChecker(self.max_text_bytes, source.id_field, source.text_field)
-                    max_lines = self.max_records_per_input
-                    if source.format == "csv":
-                        raw = iter_csv(
-                            stream,
-                            source.id_field,
-                            source.text_field,
-                            max_csv_row_bytes(self.max_text_bytes),
-                            max_lines,
-                        )
-                    else:
-                        line_cap = max_jsonl_line_bytes(self.max_text_bytes)
-                        raw = iter_jsonl(stream, line_cap, max_lines)
+                    raw = iter_input(
+                        stream,
+                        source.format,
+                        source.id_field,
+                        source.text_field,
+                        self.max_text_bytes,
+                        max_lines=self.max_records_per_input,
+                    )
                 for records, scores in self._score_in_order(
                     self._checked(raw, checker, errors), abort
                 ):
