@@ -55,8 +55,8 @@ def test_inline_jsonl_and_csv_inputs_are_scored_in_order(
     assert worker.terminate() == 0
 
     assert http_stack.keys() == [
-        "results/job-1/bulk-csv.jsonl.gz",
         "results/job-1/_errors/bulk-jsonl.jsonl.gz",
+        "results/job-1/bulk-csv.jsonl.gz",
         "results/job-1/bulk-jsonl.jsonl.gz",
         "results/job-1/inline.jsonl.gz",
     ]

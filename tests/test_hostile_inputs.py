@@ -188,7 +188,7 @@ def enforce_sqs_message_size(client: Any) -> None:
 
 
 def run_worker_until_idle(stack: Stack, processor: BatchProcessor) -> Worker:
-    queue = SqsQueue(stack.queue_url)
+    queue = SqsQueue(stack.queue_url, stack.dlq_url)
     enforce_sqs_message_size(queue._client)
     worker = Worker(
         queue=queue,
