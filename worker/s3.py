@@ -120,7 +120,7 @@ class _ResumableBody(io.RawIOBase):
         return True
 
     def _reopen(self) -> None:
-        self.close()
+        self._close_body()  # not self.close(): the buffered reader on top must stay open
         extra = {"IfMatch": self._etag} if self._etag else {}
         response = s3_client().get_object(
             Bucket=self._location.bucket,
@@ -130,9 +130,12 @@ class _ResumableBody(io.RawIOBase):
         )
         self._body = response["Body"]
 
-    def close(self) -> None:
+    def _close_body(self) -> None:
         with contextlib.suppress(Exception):
             self._body.close()
+
+    def close(self) -> None:
+        self._close_body()
         super().close()
 
 
