@@ -39,9 +39,10 @@ bench: install
 	$(PY) -m bench --data $(IMDB)/test.jsonl.gz
 
 # The long reliability runs (the short versions are part of `make test`); figures are printed
-# and written to tests/chaos/results/.
+# and written to tests/chaos/results/. The fuzz suite runs its `long` hypothesis profile.
 chaos: install
 	$(PY) -m pytest tests/chaos --chaos-long -m chaos_long -v
+	SCORER_FUZZ_PROFILE=long $(PY) -m pytest tests/fuzz -v
 
 # Dependency audit: needs the vulnerability service's network (not reachable in this sandbox).
 audit: install

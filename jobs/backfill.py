@@ -25,7 +25,8 @@ from typing import Any, Literal
 from jobs.manifest_io import write_manifest
 from jobs.reading import format_for_name
 from jobs.sending import BatchSender, Outgoing, SendReport
-from jobs.status import StatusReader, is_current, results_name
+from jobs.status import StatusReader, is_current
+from schemas.layout import results_name
 from schemas.manifest import JobManifest, ManifestBatch
 from schemas.messages import SCHEMA_VERSION
 from schemas.model_info import MODEL_INFO_FILE
@@ -190,7 +191,7 @@ def run_backfill(
     job_key = output.child(job_id).key.rstrip("/") + "/"
     decisions = []
     for obj in objects:
-        name = results_name(output, job_id, batch_id_for_object(obj.uri))
+        name = results_name(batch_id_for_object(obj.uri))
         item = listed.get(name)
         existing = None if item is None else reader.metadata(job_key + name, item.etag)
         decision = decide(obj, existing, model_version, force, output)

@@ -342,7 +342,7 @@ def _print_status(status: Any, outcome: str, output: Any) -> None:
     for failed in status.failed[:20]:
         print(
             f"  failed: {printable(failed.batch_id)}: {printable(failed.reason)} "
-            f"(message {failed.message_id})"
+            f"(message {printable(failed.message_id)})"
         )
     if status.success_marker:
         print(f"  {output.child(status.job_id, '_SUCCESS').uri} written")
@@ -442,7 +442,7 @@ def _dlq_list(args: argparse.Namespace) -> int:
             print(json.dumps(letter.summary(), sort_keys=True))
         else:
             print(
-                f"{letter.message_id}  job={printable(letter.job_id)} "
+                f"{printable(letter.message_id)}  job={printable(letter.job_id)} "
                 f"batch={printable(letter.batch_id)} receives={letter.receive_count}  "
                 f"reason: {printable(letter.reason)}"
             )
@@ -472,7 +472,7 @@ def _dlq_redrive(args: argparse.Namespace) -> int:
     else:
         print(f"moved {plural(result.moved, 'message')} back to {queue_url} ({result.method})")
         for key, error in result.failed:
-            print(f"  not moved: {key}: {printable(error)}")
+            print(f"  not moved: {printable(key)}: {printable(error)}")
     return EXIT_FAILED if result.failed else EXIT_OK
 
 

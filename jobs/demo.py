@@ -19,6 +19,7 @@ import time
 from importlib import resources
 from typing import Any
 
+from schemas.layout import ERRORS_FOLDER
 from worker.terminal_text import printable
 
 QUEUE, DLQ, BUCKET = "scorer-demo", "scorer-demo-dlq", "scorer-demo"
@@ -173,12 +174,9 @@ def _samples_demo(stack: Any) -> int:
             lines[location.key] = list(object_lines(stack.s3, location))
     keys = sorted(lines)
     results = [
-        json.loads(line)
-        for key in keys
-        if not key.endswith(".errors.jsonl.gz")
-        for line in lines[key]
+        json.loads(line) for key in keys if f"/{ERRORS_FOLDER}/" not in key for line in lines[key]
     ]
-    errors = [line for key in keys if key.endswith(".errors.jsonl.gz") for line in lines[key]]
+    errors = [line for key in keys if f"/{ERRORS_FOLDER}/" in key for line in lines[key]]
     correct = sum((row["label"] == "positive") == (labels.get(row["id"]) == 1) for row in results)
     dead = stack.sqs.receive_message(
         QueueUrl=stack.dlq_url, MessageAttributeNames=["All"], MaxNumberOfMessages=10
@@ -188,7 +186,7 @@ def _samples_demo(stack: Any) -> int:
     for key in keys:
         print(f"  s3://{BUCKET}/{key}  ({plural(len(lines[key]), 'line')})")
     print("\nfirst results (the files' own lines):")
-    first = next(key for key in keys if not key.endswith(".errors.jsonl.gz"))
+    first = next(key for key in keys if f"/{ERRORS_FOLDER}/" not in key)
     for line in lines[first][:4]:
         print("  " + line.decode())
     for line in errors:

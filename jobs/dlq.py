@@ -9,7 +9,6 @@ the worker's deterministic result keys make harmless.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from jobs import queues
 from jobs.sending import BatchSender, Outgoing
+from schemas.json_text import parse_json
 from schemas.messages import derive_batch_id
 
 log = logging.getLogger(__name__)
@@ -59,16 +59,17 @@ def parse_dead_letter(raw: dict[str, Any]) -> DeadLetter:
     body = raw.get("Body", "")
     job_id = batch_id = None
     try:
-        data = json.loads(body)
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        job_id = data.get("job_id") if isinstance(data.get("job_id"), str) else None
-        given = data.get("batch_id")
-        if isinstance(given, str):
-            batch_id = given
-        elif given is None:
-            batch_id = derive_batch_id(data)
+        # The worker's own parser, so ids come out as the worker saw them; any body at all
+        # (nested past the recursion limit, huge numbers) leaves the ids unknown, never raises.
+        data = parse_json(body)
+        if isinstance(data, dict):
+            given = data.get("batch_id")
+            batch_id = given if isinstance(given, str) else None
+            if given is None:
+                batch_id = derive_batch_id(data)
+            job_id = data.get("job_id") if isinstance(data.get("job_id"), str) else None
+    except (ValueError, RecursionError):
+        job_id = batch_id = None
     attributes = raw.get("MessageAttributes", {}) or {}
     reason = attributes.get("reason", {}).get("StringValue")
     count = int(raw.get("Attributes", {}).get("ApproximateReceiveCount", 0))

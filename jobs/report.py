@@ -245,7 +245,7 @@ img {{ max-width: 100%; }}
 <h2>Why records were rejected</h2>
 <table><tr><th>reason</th><th>records</th></tr>{reason_rows}</table>
 <p class=meta>{_plural(len(report.batches), "results object")} read;
-every rejected record is in its batch's <code>.errors.jsonl.gz</code>
+every rejected record is in its batch's <code>_errors/</code> object
 (<code>scorer results {esc(report.job_id)} --errors</code>).</p>
 </body></html>
 """

@@ -17,13 +17,12 @@ from isal import igzip
 
 from jobs.manifest_io import read_manifest
 from jobs.status import StatusReader
+from schemas.layout import ERRORS_FOLDER, RESULTS_SUFFIX, result_locations, results_name
 from schemas.uris import S3Location
-from worker.processing import result_locations
 from worker.terminal_text import printable
 
 RESULT_FIELDS = ("id", "label", "score", "model_version")
 ERROR_FIELDS = ("batch_id", "id", "error", "index")
-RESULTS_SUFFIX, ERRORS_SUFFIX = ".jsonl.gz", ".errors.jsonl.gz"
 
 
 @dataclass(frozen=True)
@@ -41,9 +40,7 @@ def batch_ids_from_listing(names: list[str]) -> list[str]:
     return sorted(
         name[: -len(RESULTS_SUFFIX)]
         for name in names
-        if name.endswith(RESULTS_SUFFIX)
-        and not name.endswith(ERRORS_SUFFIX)
-        and not name.startswith("_")
+        if name.endswith(RESULTS_SUFFIX) and not name.startswith("_")
     )
 
 
@@ -56,17 +53,19 @@ def job_objects(s3: Any, output: S3Location, job_id: str, errors: bool) -> JobOb
         batch_ids = [batch.batch_id for batch in manifest.batches]
     else:
         batch_ids = batch_ids_from_listing(list(listed))
+    errors_listed = reader.list_job(job_id, ERRORS_FOLDER) if errors else {}
     objects: list[tuple[str, S3Location]] = []
     missing: list[str] = []
     for batch_id in batch_ids:
         results_at, errors_at = result_locations(output, job_id, batch_id)
-        name = results_at.key.rsplit("/", 1)[-1]
+        name = results_name(batch_id)
         if name not in listed:
             missing.append(batch_id)
             continue
-        wanted = errors_at if errors else results_at
-        if wanted.key.rsplit("/", 1)[-1] in listed:
-            objects.append((batch_id, wanted))
+        if not errors:
+            objects.append((batch_id, results_at))
+        elif name in errors_listed:
+            objects.append((batch_id, errors_at))
     return JobObjects(manifest is not None or bool(listed), objects, len(batch_ids), missing)
 
 

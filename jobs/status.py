@@ -17,10 +17,9 @@ from typing import Any
 from jobs import queues
 from jobs.dlq import DeadLetter, peek
 from jobs.manifest_io import read_manifest, write_success
-from schemas.layout import SUCCESS_NAME, job_prefix
+from schemas.layout import SUCCESS_NAME, job_prefix, results_name
 from schemas.manifest import JobManifest
 from schemas.uris import S3Location
-from worker.processing import result_locations
 
 
 @dataclass(frozen=True)
@@ -68,11 +67,6 @@ class JobStatus:
         return data
 
 
-def results_name(output: S3Location, job_id: str, batch_id: str) -> str:
-    """The results object's name inside the job prefix (the worker's own layout)."""
-    return result_locations(output, job_id, batch_id)[0].key.rsplit("/", 1)[-1]
-
-
 def is_current(metadata: dict[str, str], model_version: str | None, input_etag: str | None) -> bool:
     """Results count unless made by another model version or from another version of the input.
 
@@ -98,7 +92,7 @@ def count_job(
     done = scored = rejected = 0
     failed: list[FailedBatch] = []
     for batch in manifest.batches:
-        metadata = present.get(results_name(output, manifest.job_id, batch.batch_id))
+        metadata = present.get(results_name(batch.batch_id))
         if metadata is not None and is_current(metadata, manifest.model_version, batch.input_etag):
             done += 1
             scored += int(metadata.get("records-scored", 0))
@@ -134,9 +128,11 @@ class StatusReader:
         self._metadata: dict[tuple[str, str], dict[str, str]] = {}
         self.heads = 0
 
-    def list_job(self, job_id: str) -> dict[str, ListedObject]:
-        """The objects directly under the job prefix (not `_staging/`), by name."""
+    def list_job(self, job_id: str, folder: str | None = None) -> dict[str, ListedObject]:
+        """The objects directly under the job prefix (or its `folder`, e.g. `_errors`), by name."""
         prefix = job_prefix(self.output, job_id).key.rstrip("/") + "/"
+        if folder:
+            prefix += folder + "/"
         found: dict[str, ListedObject] = {}
         paginator = self.s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.output.bucket, Prefix=prefix, Delimiter="/"):
@@ -157,7 +153,7 @@ class StatusReader:
     def read(self, manifest: JobManifest) -> JobStatus:
         listed = self.list_job(manifest.job_id)
         prefix = job_prefix(self.output, manifest.job_id).key.rstrip("/") + "/"
-        wanted = {results_name(self.output, manifest.job_id, b.batch_id) for b in manifest.batches}
+        wanted = {results_name(b.batch_id) for b in manifest.batches}
         present = {
             name: self.metadata(prefix + name, item.etag)
             for name, item in listed.items()

@@ -27,6 +27,7 @@ from jobs.settings import SQS_MAX_MESSAGE_BYTES
 from jobs.validation import Validation, validate_and_spool
 from schemas.layout import staging_location
 from schemas.manifest import JobManifest, ManifestBatch
+from schemas.messages import DLQ_RESERVE_BYTES
 from schemas.uris import S3Location
 from worker.aws import s3_client, sqs_client
 from worker.terminal_text import printable
@@ -97,7 +98,9 @@ def run_submit(plan: SubmitPlan, err: IO[str] | None = None) -> SubmitResult:
     sqs, s3 = sqs_client(), s3_client()
     # A batch is inline up to `limit`; a SendMessageBatch call may carry up to the queue's own.
     queue_limit = queues.max_message_bytes(sqs, plan.queue_url, SQS_MAX_MESSAGE_BYTES)
-    limit = min(plan.max_message_bytes, queue_limit)
+    # Below the queue's limit by the room the worker needs to dead-letter a batch with its
+    # reason (the reason's attributes count toward the same limit).
+    limit = min(plan.max_message_bytes, queue_limit - DLQ_RESERVE_BYTES)
     with tempfile.TemporaryFile(prefix="scorer-submit-") as spool:
         try:
             fmt = resolve_format(plan.source, plan.fmt)

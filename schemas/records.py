@@ -21,7 +21,7 @@ class ResultRecord(BaseModel):
 
 
 class ErrorRecord(BaseModel):
-    """One line of `{job_id}/{batch_id}.errors.jsonl.gz`: a record that was not scored."""
+    """One line of `{job_id}/_errors/{batch_id}.jsonl.gz`: a record that was not scored."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 # Bucket naming rules (lowercase, digits, dots, hyphens; 3-63 characters).
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -58,5 +58,19 @@ def _normalise(uri: str) -> str:
     return S3Location(location.bucket, location.key.rstrip("/")).uri
 
 
+#: `parse_s3_uri`'s rules in JSON Schema, each a search (no lookahead, no reliance on `$`
+#: alone: control characters, the line breaks included, are refused by their own rule).
+S3_URI_JSON_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "allOf": [
+        {"pattern": "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/|$)"},
+        {"not": {"pattern": "^s3://[^/]*\\.\\."}},
+        {"not": {"pattern": "/\\.{1,2}(/|$)"}},
+        {"not": {"pattern": "[\\u0000-\\u001f\\u007f]"}},
+    ],
+    "description": "s3://bucket[/key]: a valid bucket name; no '.' or '..' segment, no control "
+    "characters.",
+}
+
 #: An `s3://bucket[/key]` string, checked and normalised.
-S3Uri = Annotated[str, AfterValidator(_normalise)]
+S3Uri = Annotated[str, AfterValidator(_normalise), WithJsonSchema(S3_URI_JSON_SCHEMA)]

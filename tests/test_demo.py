@@ -39,7 +39,7 @@ def test_demo_scores_every_sample_and_reports_where_results_are(tiny_model_dir: 
     assert "(embedded moto" in out
     assert re.search(r"summary: 40 records scored, 1 rejected, 1 message dead-lettered", out)
     assert "s3://scorer-demo/results/demo/inline-1.jsonl.gz  (10 lines)" in out
-    assert "inline-2.errors.jsonl.gz  (1 line)" in out
+    assert "results/demo/_errors/inline-2.jsonl.gz  (1 line)" in out
     assert "reason: schema: colour" in out
     # The worker's JSON logs stay out of the summary; the lines shown are the files' bytes.
     assert not [line for line in out.splitlines() if line.startswith("{")]

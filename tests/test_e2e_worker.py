@@ -56,8 +56,8 @@ def test_inline_jsonl_and_csv_inputs_are_scored_in_order(
     assert worker.terminate() == 0
 
     assert http_stack.keys() == [
+        "results/job-1/_errors/bulk-jsonl.jsonl.gz",
         "results/job-1/bulk-csv.jsonl.gz",
-        "results/job-1/bulk-jsonl.errors.jsonl.gz",
         "results/job-1/bulk-jsonl.jsonl.gz",
         "results/job-1/inline.jsonl.gz",
     ]
@@ -75,7 +75,7 @@ def test_inline_jsonl_and_csv_inputs_are_scored_in_order(
         "js0",
         "js1",
     ]
-    assert http_stack.read_lines("results/job-1/bulk-jsonl.errors.jsonl.gz") == [
+    assert http_stack.read_lines("results/job-1/_errors/bulk-jsonl.jsonl.gz") == [
         {"id": "js-bad", "error": "text is empty", "index": 2}
     ]
     metadata = http_stack.s3.head_object(

@@ -15,9 +15,10 @@ from jobs.chunking import Chunker, encode_record, inline_body, inline_size, stag
 from jobs.dlq import DeadLetter, kept_attributes, parse_dead_letter
 from jobs.progress import Progress
 from jobs.reading import SourceError, open_source, read_records, resolve_format
-from jobs.status import count_job, results_name
+from jobs.status import count_job
 from jobs.validation import Validation, validate_and_spool
 from schemas.ids import check_safe_id
+from schemas.layout import results_name
 from schemas.manifest import JobManifest, ManifestBatch
 from schemas.messages import ScoreRequest, derive_batch_id
 from schemas.uris import parse_s3_uri
@@ -236,7 +237,7 @@ def letter(body: dict[str, object] | str, reason: str = "why") -> DeadLetter:
 
 def test_status_counts_done_pending_failed_and_records() -> None:
     meta = {"records-scored": "9", "records-rejected": "1", "model-version": "m1"}
-    present = {results_name(OUTPUT, "j", "part-00000"): meta, "part-00001.jsonl.gz": meta}
+    present = {results_name("part-00000"): meta, "part-00001.jsonl.gz": meta}
     dead = [
         letter({"job_id": "j", "batch_id": "part-00002"}, "NoSuchKey"),
         letter({"job_id": "other", "batch_id": "part-00003"}),

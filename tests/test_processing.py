@@ -84,7 +84,7 @@ def test_bad_records_go_to_the_errors_file_and_the_rest_is_scored(
     ]
     processor.process(body(batch_id="b", records=records))
     assert [line["id"] for line in inprocess_stack.read_lines("results/job/b.jsonl.gz")] == ["ok"]
-    errors = inprocess_stack.read_lines("results/job/b.errors.jsonl.gz")
+    errors = inprocess_stack.read_lines("results/job/_errors/b.jsonl.gz")
     assert [(e["index"], e["id"]) for e in errors] == [
         (1, "ok"),
         (2, None),
@@ -98,7 +98,7 @@ def test_bad_records_go_to_the_errors_file_and_the_rest_is_scored(
 def test_gzip_bomb_is_cut_off_at_the_byte_limit(
     processor: BatchProcessor, inprocess_stack: Stack
 ) -> None:
-    bomb = gzip.compress(b"\n" * (4 * 1024 * 1024))  # 4 MiB of newlines in ~4 KiB
+    bomb = gzip.compress(b"x" * (4 * 1024 * 1024))  # 4 MiB in ~4 KiB
     uri = inprocess_stack.put("inputs/bomb.jsonl.gz", bomb)
     with pytest.raises(InputError, match="more than 1048576 bytes"):
         processor.process(body(input={"uri": uri, "format": "jsonl"}))
@@ -110,7 +110,7 @@ def test_records_over_the_per_input_limit_fail_the_whole_input(
 ) -> None:
     lines = "".join(json.dumps({"id": str(i), "text": "good"}) + "\n" for i in range(1001))
     uri = inprocess_stack.put("inputs/many.jsonl", lines.encode())
-    with pytest.raises(InputError, match="more than 1000 records"):
+    with pytest.raises(InputError, match=r"more than 1000 (lines|records)"):
         processor.process(body(input={"uri": uri, "format": "jsonl"}))
     assert inprocess_stack.keys() == []
 
@@ -215,6 +215,7 @@ def test_a_text_under_the_limit_is_scored_however_its_json_line_is_escaped(
 
 
 def test_result_lines_are_exactly_the_contracts_json(processor: BatchProcessor) -> None:
+    from schemas.json_text import json_line
     from schemas.records import ResultRecord
     from worker.records import Record
 
@@ -225,4 +226,5 @@ def test_result_lines_are_exactly_the_contracts_json(processor: BatchProcessor) 
     ):
         parsed = ResultRecord.model_validate_json(line)
         assert parsed.id == record.id and parsed.score == round(score, 6)
-        assert line == json.dumps(parsed.model_dump(), ensure_ascii=False, separators=(",", ":"))
+        assert line == json_line(parsed.model_dump())
+        assert len(line.splitlines()) == 1  # U+2028 escaped: one line for every line reader

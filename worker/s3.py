@@ -1,7 +1,8 @@
 """The S3 side of the worker: stream bulk inputs in, write result objects out whole.
 
-Inputs are read as a stream (never whole into memory), decompressed on the fly for `.gz`
-keys, and cut off past a byte limit (a gzip bomb ends as a DLQ reason, not an OOM kill).
+Inputs are read as a stream (never whole into memory), decompressed on the fly when they start
+with gzip's magic bytes (whatever the key is called), and cut off past a byte limit (a gzip
+bomb ends as a DLQ reason, not an OOM kill).
 Outputs are spooled to a temporary file and uploaded at the end (multipart above the part
 size), so a reader never sees half an object and memory stays bounded.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
-import json
 import logging
 import tempfile
 import zlib
@@ -29,6 +29,7 @@ from botocore.exceptions import (
 )
 from isal import igzip, isal_zlib
 
+from schemas.json_text import json_line
 from schemas.uris import S3Location
 from worker.aws import s3_client
 from worker.inputs import InputError
@@ -78,7 +79,7 @@ class _ByteLimit(io.RawIOBase):
         return len(data)
 
 
-class _ResumableBody:
+class _ResumableBody(io.RawIOBase):
     """An object's body that resumes where it broke off (a Range GET pinned to the ETag).
 
     botocore retries requests, not a body read that fails halfway (a reset connection, a
@@ -119,7 +120,7 @@ class _ResumableBody:
         return True
 
     def _reopen(self) -> None:
-        self.close()
+        self._close_body()  # not self.close(): the buffered reader on top must stay open
         extra = {"IfMatch": self._etag} if self._etag else {}
         response = s3_client().get_object(
             Bucket=self._location.bucket,
@@ -129,16 +130,41 @@ class _ResumableBody:
         )
         self._body = response["Body"]
 
-    def close(self) -> None:
+    def _close_body(self) -> None:
         with contextlib.suppress(Exception):
             self._body.close()
+
+    def close(self) -> None:
+        self._close_body()
+        super().close()
+
+
+#: The first two bytes of every gzip member (RFC 1952).
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@contextmanager
+def decoded_input(raw: IO[bytes], max_bytes: int, uri: str) -> Iterator[IO[bytes]]:
+    """The input's bytes as a buffered stream, gunzipped when they start with gzip's magic
+    bytes (a `.GZ` key, or gzip data named `.jsonl`, is still gzip), cut off past `max_bytes`
+    (decompressed) with an InputError."""
+    peekable = io.BufferedReader(raw, buffer_size=64 * 1024)  # type: ignore[arg-type]
+    compressed = peekable.peek(2)[:2] == GZIP_MAGIC
+    source: Any = igzip.IGzipFile(fileobj=peekable, mode="rb") if compressed else peekable
+    limited = _ByteLimit(source, max_bytes, uri)
+    try:
+        yield io.BufferedReader(limited, buffer_size=1024 * 1024)
+    except (gzip.BadGzipFile, EOFError, zlib.error, isal_zlib.error) as error:
+        if not compressed:
+            raise
+        raise InputError(f"{uri} is not a valid gzip stream: {error}") from None
 
 
 @contextmanager
 def open_input(
     location: S3Location, max_bytes: int, max_resumes: int = 5
 ) -> Iterator[tuple[IO[bytes], str]]:
-    """Yield (a buffered byte stream of the object, its ETag); gunzips `.gz` keys."""
+    """Yield (a buffered, decoded byte stream of the object, its ETag)."""
     client = s3_client()
     try:
         response = client.get_object(Bucket=location.bucket, Key=location.key)
@@ -149,17 +175,8 @@ def open_input(
         raise
     body = _ResumableBody(location, response, max_resumes)
     try:
-        source: Any = body
-        compressed = location.key.endswith(".gz") or response.get("ContentEncoding") == "gzip"
-        if compressed:
-            source = igzip.IGzipFile(fileobj=body, mode="rb")
-        limited = _ByteLimit(source, max_bytes, location.uri)
-        try:
-            yield io.BufferedReader(limited, buffer_size=1024 * 1024), response.get("ETag", "")
-        except (gzip.BadGzipFile, EOFError, zlib.error, isal_zlib.error) as error:
-            if not compressed:
-                raise
-            raise InputError(f"{location.uri} is not a valid gzip stream: {error}") from None
+        with decoded_input(body, max_bytes, location.uri) as stream:  # type: ignore[arg-type]
+            yield stream, response.get("ETag", "")
     finally:
         body.close()
 
@@ -179,7 +196,7 @@ class GzipJsonlObject:
         )
 
     def write(self, row: dict[str, Any]) -> None:
-        self.write_lines([json.dumps(row, ensure_ascii=False, separators=(",", ":"))])
+        self.write_lines([json_line(row)])
 
     def write_lines(self, lines: list[str]) -> None:
         """Already-serialised JSON objects, one per line: one encode and write per batch."""

@@ -13,6 +13,7 @@ from typing import Annotated, TypeVar
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from schemas.messages import MAX_RECORDS_PER_MESSAGE
 from schemas.uris import S3Uri
 from worker.errors import ConfigError, setting_value
 
@@ -55,6 +56,7 @@ class ModelSettings(BaseSettings):
     max_text_bytes: int = Field(
         default=128 * 1024,
         ge=64 * 1024,
+        le=1024 * 1024,
         description="Longer texts (UTF-8 bytes) are rejected to the errors file.",
     )
 
@@ -101,13 +103,18 @@ class WorkerSettings(ModelSettings):
         default=32, ge=1, le=1000, description="Messages received and not yet finished."
     )
     max_records_per_message: int = Field(
-        default=10_000, ge=1, description="Inline records above this send the message to the DLQ."
+        default=MAX_RECORDS_PER_MESSAGE,
+        ge=1,
+        le=MAX_RECORDS_PER_MESSAGE,
+        description="Inline records above this send the message to the DLQ.",
     )
     max_records_per_input: int = Field(
-        default=5_000_000, ge=1, description="Records read from one S3 input at most."
+        default=5_000_000,
+        ge=1,
+        description="Lines (blank ones included) or records read from one S3 input at most.",
     )
     max_input_bytes: int = Field(
-        default=8 * 1024**3,
+        default=2 * 1024**3,
         ge=1,
         description="Decompressed bytes read from one S3 input at most (gzip-bomb guard).",
     )

@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import logging
 import queue as stdlib_queue
+import re
 import threading
 import time
 from concurrent.futures import Future
 from typing import Any
 
+from schemas.messages import SQS_MAX_MESSAGE_BYTES
 from worker.aws import sqs_client
 from worker.loop_protocols import Message, MessageQueue
 
@@ -20,10 +22,64 @@ __all__ = ["BatchedDeleter", "Message", "SqsQueue"]
 
 log = logging.getLogger(__name__)
 
-#: SQS caps one message attribute value (and the whole message) at this size; reasons are short.
+#: Reasons are cut to this length everywhere (the DLQ attribute and the log line).
 MAX_REASON_CHARS = 1000
 #: SQS allows at most this many message attributes; three are ours.
 MAX_ATTRIBUTES = 10
+#: Characters SQS accepts in a message (its XML subset); others are escaped in our attributes.
+_NOT_SQS_TEXT = re.compile(r"[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def clip_reason(reason: str) -> str:
+    """A reason as stored and logged: at most MAX_REASON_CHARS, only characters SQS accepts."""
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[: MAX_REASON_CHARS - 3] + "..."
+    return _NOT_SQS_TEXT.sub(lambda match: f"\\u{ord(match.group()):04x}", reason)
+
+
+def _attribute_size(name: str, value: dict[str, Any]) -> int:
+    """What SQS counts toward the message size: name, data type and value, in bytes."""
+    data = value.get("StringValue", value.get("BinaryValue", b""))
+    size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
+    return len(name.encode()) + len(str(value.get("DataType", "")).encode()) + size
+
+
+def _cut_to_bytes(text: str, size: int) -> str:
+    return text.encode("utf-8")[: max(0, size)].decode("utf-8", errors="ignore")
+
+
+def dead_letter_attributes(message: Message, reason: str, source_url: str) -> dict[str, Any]:
+    """The producer's own attributes, then `reason`, `source_message_id` and `source_queue_url`
+    as far as SQS's 1 MiB (body and attributes together) leaves room, in that order.
+
+    Producers leave DLQ_RESERVE_BYTES free (`scorer submit` does), so all three fit in full;
+    a message sent bigger still gets as much of its reason as fits.
+    """
+    kept = [
+        (name, value)
+        for name, value in message.attributes.items()
+        if name not in ("reason", "source_message_id", "source_queue_url")
+    ][: MAX_ATTRIBUTES - 3]
+    attributes = {
+        name: {k: v for k, v in value.items() if k in ("DataType", "StringValue", "BinaryValue")}
+        for name, value in kept
+    }
+    room = SQS_MAX_MESSAGE_BYTES - len(message.body.encode("utf-8", "surrogatepass"))
+    room -= sum(_attribute_size(name, value) for name, value in attributes.items())
+    wanted = {
+        "reason": clip_reason(reason),
+        "source_message_id": message.message_id,
+        "source_queue_url": source_url,
+    }
+    for name, text in wanted.items():
+        overhead = _attribute_size(name, {"DataType": "String", "StringValue": ""})
+        value = text if name == "reason" else text if len(text.encode()) + overhead <= room else ""
+        value = _cut_to_bytes(value, room - overhead)
+        if not value:
+            continue
+        attributes[name] = {"DataType": "String", "StringValue": value}
+        room -= overhead + len(value.encode())
+    return attributes
 
 
 class SqsQueue:
@@ -104,26 +160,20 @@ class SqsQueue:
     def send_to_dlq(self, message: Message, reason: str) -> None:
         """Copy the message to the DLQ with its reason, then delete it from the source queue.
 
-        The copy keeps the body byte for byte, so a redrive after a fix replays it exactly.
+        The copy keeps the body and the producer's attributes byte for byte, so a redrive after
+        a fix replays it exactly; our attributes get the room SQS's size limit leaves beside
+        them (`dead_letter_attributes`).
         """
         if not self.dlq_url:
             raise RuntimeError(
                 "no dead-letter queue: give the queue a redrive policy or set SCORER_DLQ_URL"
             )
-        kept = [
-            (name, value)
-            for name, value in message.attributes.items()
-            if name not in ("reason", "source_message_id", "source_queue_url")
-        ][: MAX_ATTRIBUTES - 3]
-        attributes = {
-            name: {
-                k: v for k, v in value.items() if k in ("DataType", "StringValue", "BinaryValue")
-            }
-            for name, value in kept
-        }
-        attributes["reason"] = {"DataType": "String", "StringValue": reason[:MAX_REASON_CHARS]}
-        attributes["source_message_id"] = {"DataType": "String", "StringValue": message.message_id}
-        attributes["source_queue_url"] = {"DataType": "String", "StringValue": self.url}
+        attributes = dead_letter_attributes(message, reason, self.url)
+        if "reason" not in attributes:
+            log.error(
+                "dead-lettering without a reason: the message leaves no room for one",
+                extra={"message_id": message.message_id},
+            )
         self._client.send_message(
             QueueUrl=self.dlq_url, MessageBody=message.body, MessageAttributes=attributes
         )

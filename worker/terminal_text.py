@@ -1,19 +1,29 @@
-"""Text from users (job ids, reasons, error messages) made safe to print on a terminal.
+"""Text from users and queues (job ids, reasons, error messages) made safe to print.
 
-A job id or a DLQ reason comes from whoever sent the message; printed raw, its control
-characters could move the cursor, rewrite earlier lines or change the terminal's title.
+A DLQ message's `job_id` or `reason` is whatever a producer (or an attacker) put there: an
+ESC sequence would clear the screen or fake output lines, a newline would fake a line, a
+bidi override would reorder one, a lone surrogate would crash `print`. Every human-readable
+line the tools print passes such values through `printable`.
 """
 
 from __future__ import annotations
 
-import re
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
 
 
 def printable(value: object, limit: int = 300) -> str:
-    """`value` as text with control characters escaped (`\\x1b`, `\\n`), cut at `limit` chars."""
+    """`str(value)` cut at `limit` characters, with every non-printable character (controls,
+    format and separator characters, lone surrogates) written as a Python-style escape."""
     text = str(value)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return _UNSAFE.sub(lambda match: repr(match.group())[1:-1], text)
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escape(char) for char in text)

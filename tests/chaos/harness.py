@@ -265,11 +265,11 @@ def audit_outputs(stack: Any, prefix: str = "results/") -> OutputAudit:
             audit.partial.append(key)
             continue
         audit.lines_by_key[key] = lines
-        if key.endswith(".errors.jsonl.gz"):
+        if "/_errors/" in key:
             audit.errors_objects += 1
             if metadata.get("records-rejected") != str(len(lines)):
                 audit.metadata_mismatch.append(key)
-            if key.removesuffix(".errors.jsonl.gz") + ".jsonl.gz" not in keys:
+            if key.replace("/_errors/", "/") not in keys:
                 audit.orphan_errors.append(key)
             for line in lines:
                 audit.rejected_lines.append({**line, "key": key})
@@ -313,7 +313,7 @@ class ResultReader(threading.Thread):
                     continue
                 self.reads += 1
                 wanted = metadata.get(
-                    "records-rejected" if key.endswith(".errors.jsonl.gz") else "records-scored"
+                    "records-rejected" if "/_errors/" in key else "records-scored"
                 )
                 if lines is None or wanted != str(len(lines)):
                     self.bad.append(key)

@@ -116,8 +116,8 @@ def dlq_cases() -> list[Case]:
             "exactly one",
         ),
         dlq("neither-source", json.dumps(valid), "exactly one"),
-        dlq("records-null", json.dumps({**valid, "records": None}), "exactly one"),
-        dlq("input-null", json.dumps({**valid, "input": None}), "exactly one"),
+        dlq("records-null", json.dumps({**valid, "records": None}), "must not be null"),
+        dlq("input-null", json.dumps({**valid, "input": None}), "must not be null"),
         dlq("records-empty", json.dumps({**valid, "records": []}), "must not be empty"),
         dlq("records-not-list", json.dumps({**valid, "records": _text("rnl")}), "records"),
         dlq(
@@ -201,7 +201,7 @@ def dlq_cases() -> list[Case]:
         dlq(
             "input-over-records-limit",
             _s3("manyrec", "inputs/p/manyrec.jsonl"),
-            "more than 1000 records",
+            "more than 1000 lines",
             objects={
                 "inputs/p/manyrec.jsonl": _jsonl(
                     *({"id": str(i), "text": "ok"} for i in range(1001))

@@ -151,7 +151,8 @@ def test_each_bad_record_is_an_error_line_and_the_rest_is_scored(poison_run: Poi
             continue
         assert case.results_key in lines, f"{case.name}: no results object"
         assert [line["id"] for line in lines[case.results_key]] == case.scored, case.name
-        errors_key = case.results_key.replace(".jsonl.gz", ".errors.jsonl.gz")
+        job, _, name = case.results_key.rpartition("/")
+        errors_key = f"{job}/_errors/{name}"
         got = lines.get(errors_key, [])
         assert len(got) == len(case.errors), f"{case.name}: {got}"
         for line, (record_id, error, index) in zip(got, case.errors, strict=True):
