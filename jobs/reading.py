@@ -9,8 +9,6 @@ own, e.g. empty text) is a warning, and the record ends in the job's errors file
 
 from __future__ import annotations
 
-import gzip
-import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,7 +69,8 @@ def resolve_format(name: str, given: str | None) -> Format:
 
 @contextmanager
 def open_source(source: str) -> Iterator[IO[bytes]]:
-    """A byte stream of a local file or an S3 object, gunzipped when the name ends in `.gz`."""
+    """A byte stream of a local file or an S3 object, gunzipped when it starts with gzip's
+    magic bytes (whatever its name says), as the worker reads its inputs."""
     if source.startswith("s3://"):
         from worker.s3 import open_input
 
@@ -88,16 +87,13 @@ def open_source(source: str) -> Iterator[IO[bytes]]:
     path = Path(source)
     if not path.is_file():
         raise SourceError(f"{source}: no such file")
-    raw: IO[bytes] = path.open("rb")
+    from worker.s3 import decoded_input
+
     try:
-        if source.endswith(".gz"):
-            yield io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), 1024 * 1024)  # type: ignore[arg-type]
-        else:
-            yield raw
-    except (gzip.BadGzipFile, EOFError) as error:
-        raise SourceError(f"{source} is not a valid gzip file: {error}") from None
-    finally:
-        raw.close()
+        with path.open("rb") as raw, decoded_input(raw, _UNLIMITED, source) as stream:
+            yield stream
+    except InputError as error:
+        raise SourceError(str(error)) from None
 
 
 def where(fmt: Format, position: int) -> str:

@@ -316,3 +316,13 @@ def test_backfill_windows() -> None:
     assert not in_window(obj("a", when=early), modified_since=datetime(2026, 1, 15, tzinfo=UTC))
     assert in_window(obj("a", when=late), modified_since=datetime(2026, 1, 15, tzinfo=UTC))
     assert not in_window(obj("a", when=late), modified_before=late)
+
+
+@pytest.mark.parametrize("name", ["reviews.JSONL.GZ", "reviews.jsonl", "reviews.jsonl.gz"])
+def test_submit_reads_gzip_by_its_magic_bytes_whatever_the_name(tmp_path: Path, name: str) -> None:
+    import gzip
+
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(b'{"id": "1", "text": "fine"}\n'))
+    with open_source(str(path)) as stream:
+        assert stream.read() == b'{"id": "1", "text": "fine"}\n'
