@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from schemas.messages import MAX_TEXT_BYTES
 from schemas.uris import parse_s3_uri
 from worker.inputs import InputError, iter_csv, iter_jsonl, max_jsonl_line_bytes
 from worker.records import RecordChecker, Rejected, check_id
@@ -106,7 +107,7 @@ def read_records(
     fmt: Format,
     id_field: str = "id",
     text_field: str = "text",
-    max_text_bytes: int = 128 * 1024,
+    max_text_bytes: int = MAX_TEXT_BYTES,
 ) -> Iterator[InputRecord | Problem]:
     """Records in file order, each checked as the worker will check it."""
     if fmt == "csv":

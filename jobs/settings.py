@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.messages import MAX_TEXT_BYTES, MAX_TEXT_BYTES_LIMIT, MIN_TEXT_BYTES_LIMIT
 from schemas.uris import S3Location, S3Uri, parse_s3_uri
 from worker.errors import ConfigError
 from worker.settings import DEFAULT_MODEL_DIR, ENV_PREFIX, load_settings
@@ -55,8 +56,9 @@ class JobSettings(BaseSettings):
         description="Records per batch (one message each).",
     )
     max_text_bytes: int = Field(
-        default=128 * 1024,
-        ge=64 * 1024,
+        default=MAX_TEXT_BYTES,
+        ge=MIN_TEXT_BYTES_LIMIT,
+        le=MAX_TEXT_BYTES_LIMIT,
         description="The worker's text limit, so submit warns about what it will reject.",
     )
 

@@ -27,7 +27,7 @@ from jobs.settings import SQS_MAX_MESSAGE_BYTES
 from jobs.validation import Validation, validate_and_spool
 from schemas.layout import staging_location
 from schemas.manifest import JobManifest, ManifestBatch
-from schemas.messages import DLQ_RESERVE_BYTES
+from schemas.messages import DLQ_RESERVE_BYTES, MAX_TEXT_BYTES
 from schemas.uris import S3Location
 from worker.aws import s3_client, sqs_client
 from worker.terminal_text import printable
@@ -47,7 +47,7 @@ class SubmitPlan:
     text_field: str = "text"
     batch_size: int = 1000
     max_message_bytes: int = 1_048_576
-    max_text_bytes: int = 128 * 1024
+    max_text_bytes: int = MAX_TEXT_BYTES
     strict: bool = False
     allow_duplicates: bool = False
     dry_run: bool = False

@@ -30,6 +30,10 @@ from schemas.uris import S3Uri
 SCHEMA_VERSION = 1
 #: Inline records per message at most (the worker's SCORER_MAX_RECORDS_PER_MESSAGE may be lower).
 MAX_RECORDS_PER_MESSAGE = 10_000
+#: A record's text, in UTF-8 bytes, at most by default (SCORER_MAX_TEXT_BYTES), and the
+#: setting's bounds: longer than any real review, short enough to bound a record's memory.
+MAX_TEXT_BYTES = 128 * 1024
+MIN_TEXT_BYTES_LIMIT, MAX_TEXT_BYTES_LIMIT = 64 * 1024, 1024 * 1024
 #: SQS's limit on a message: its body plus every message attribute's name, type and value.
 SQS_MAX_MESSAGE_BYTES = 1_048_576
 #: Room a producer leaves below the queue's limit, so the worker can always dead-letter the

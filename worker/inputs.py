@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from schemas.json_text import parse_json
+from schemas.messages import MAX_TEXT_BYTES
 from worker.records import Rejected, check_id
 
 RawRecords = Iterator[tuple[int, Any] | Rejected]
@@ -193,7 +194,7 @@ def iter_csv(
     stream: IO[bytes],
     id_field: str,
     text_field: str,
-    max_row_bytes: int = max_csv_row_bytes(128 * 1024),
+    max_row_bytes: int = max_csv_row_bytes(MAX_TEXT_BYTES),
     max_lines: int | None = None,
 ) -> RawRecords:
     """RFC 4180 CSV with a header row; quoted fields may hold commas, quotes and newlines.

@@ -13,7 +13,12 @@ from typing import Annotated, TypeVar
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from schemas.messages import MAX_RECORDS_PER_MESSAGE
+from schemas.messages import (
+    MAX_RECORDS_PER_MESSAGE,
+    MAX_TEXT_BYTES,
+    MAX_TEXT_BYTES_LIMIT,
+    MIN_TEXT_BYTES_LIMIT,
+)
 from schemas.uris import S3Uri
 from worker.errors import ConfigError, setting_value
 
@@ -54,9 +59,9 @@ class ModelSettings(BaseSettings):
         description="Concurrent model calls (default: the CPUs this task may use).",
     )
     max_text_bytes: int = Field(
-        default=128 * 1024,
-        ge=64 * 1024,
-        le=1024 * 1024,
+        default=MAX_TEXT_BYTES,
+        ge=MIN_TEXT_BYTES_LIMIT,
+        le=MAX_TEXT_BYTES_LIMIT,
         description="Longer texts (UTF-8 bytes) are rejected to the errors file.",
     )
 
