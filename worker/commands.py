@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import logging
 import os
 import sys
@@ -108,7 +107,7 @@ def _score(args: argparse.Namespace) -> int:
         if isinstance(checked, Rejected):
             _flush_scored(model, pending, out)
             rejected += 1
-            out.write(error_line(checked) + "\n")
+            out.write(error_file_line(checked) + "\n")
             continue
         pending.append(checked)
         if len(pending) >= settings.batch_size:
@@ -122,28 +121,12 @@ def _flush_scored(model: Any, pending: list[Record], out: IO[str]) -> None:
     """Score what is pending and write its lines (before any later error line: input order)."""
     if not pending:
         return
+    from worker.processing import result_lines
+
     scores = model.score([record.text for record in pending])
-    for record, score in zip(pending, scores.tolist(), strict=True):
-        out.write(result_line(record.id, float(score), model.threshold, model.version) + "\n")
+    for line in result_lines(pending, scores, model.version, model.threshold):
+        out.write(line + "\n")
     pending.clear()
-
-
-def result_line(record_id: str, score: float, threshold: float, model_version: str) -> str:
-    """Byte for byte a line of a results file (compact JSON, this key order)."""
-    label = "positive" if score >= threshold else "negative"
-    line = {
-        "id": record_id,
-        "label": label,
-        "score": round(score, 6),
-        "model_version": model_version,
-    }
-    return json.dumps(line, separators=(",", ":"), ensure_ascii=False)
-
-
-def error_line(rejected: Rejected) -> str:
-    """Byte for byte a line of an errors file."""
-    line = {"id": rejected.id, "error": rejected.error, "index": rejected.index}
-    return json.dumps(line, separators=(",", ":"), ensure_ascii=False)
 
 
 def _local(args: argparse.Namespace) -> int:
@@ -152,3 +135,11 @@ def _local(args: argparse.Namespace) -> int:
     if args.local_command == "env":
         return print_env(args.host, args.port)
     return run_local_up(args.host, args.port)
+
+
+def error_file_line(rejected: Rejected) -> str:
+    """Byte for byte a line of an errors file (the worker's own rule)."""
+    from schemas.json_text import json_line
+    from worker.processing import error_row
+
+    return json_line(error_row(rejected))
