@@ -231,14 +231,3 @@ class GzipJsonlObject:
     def discard(self) -> None:
         self._gzip.close()
         self._spool.close()
-
-
-def head_metadata(location: S3Location) -> dict[str, str] | None:
-    """The user metadata of an object, or None when it does not exist."""
-    try:
-        response = s3_client().head_object(Bucket=location.bucket, Key=location.key)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
-    return dict(response.get("Metadata", {}))
