@@ -287,8 +287,9 @@ def test_parse_dead_letter_never_raises(text: str) -> None:
 
 
 def test_dlq_list_and_redrive_survive_hostile_messages_and_escape_them(
-    inprocess_stack: Stack, capsys: pytest.CaptureFixture[str]
+    inprocess_stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from jobs import cli as jobs_cli
     from worker.cli import main
 
     stack = inprocess_stack
@@ -299,6 +300,10 @@ def test_dlq_list_and_redrive_survive_hostile_messages_and_escape_them(
         MessageAttributes={"reason": {"DataType": "String", "StringValue": escape}},
     )
     stack.sqs.send_message(QueueUrl=stack.dlq_url, MessageBody=NESTED)
+    assert main(["dlq", "list", "--queue-url", stack.queue_url, "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out and len(out.splitlines()) == 2
+    monkeypatch.setattr(jobs_cli, "json_wanted", lambda args: False)  # as at a terminal
     assert main(["dlq", "list", "--queue-url", stack.queue_url]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\u202e" not in out and len(out.splitlines()) == 2
