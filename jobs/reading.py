@@ -18,7 +18,7 @@ from typing import IO, Any, Literal
 from schemas.messages import MAX_TEXT_BYTES
 from schemas.uris import parse_s3_uri
 from worker.inputs import InputError, iter_csv, iter_jsonl, max_jsonl_line_bytes
-from worker.records import RecordChecker, Rejected, check_id
+from worker.record_checks import RecordChecker, Rejected, check_id
 
 Format = Literal["jsonl", "csv"]
 _EXTENSIONS: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}

@@ -30,7 +30,7 @@ from worker.model import load_model
 from worker.observability import WorkerMetrics
 from worker.processing import BatchProcessor, PoisonMessage, parse_request
 from worker.protection import ScaleInProtection
-from worker.records import Rejected
+from worker.record_checks import Rejected
 from worker.scoring import BatchingScorer
 from worker.settings import WorkerSettings
 from worker.sqs import MAX_REASON_CHARS, Message, SqsQueue, dead_letter_attributes

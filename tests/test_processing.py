@@ -217,7 +217,7 @@ def test_a_text_under_the_limit_is_scored_however_its_json_line_is_escaped(
 def test_result_lines_are_exactly_the_contracts_json(processor: BatchProcessor) -> None:
     from schemas.json_text import json_line
     from schemas.records import ResultRecord
-    from worker.records import Record
+    from worker.record_checks import Record
 
     records = [Record(0, 'quo"te\\é', "x"), Record(1, "b", "y"), Record(2, "ünï\u2028", "z")]
     scores = np.array([0.5, 1e-7, 0.99999994], dtype=np.float32)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from worker.inputs import InputError, iter_csv, iter_inline, iter_jsonl
-from worker.records import Record, RecordChecker, Rejected
+from worker.record_checks import Record, RecordChecker, Rejected
 
 MAX_LINE = 1024
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from schemas.records import MAX_ID_CHARS
-from worker.records import Record, RecordChecker, Rejected
+from worker.record_checks import Record, RecordChecker, Rejected
 
 LIMIT = 64 * 1024
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 from worker.errors import EXIT_INPUT
-from worker.records import Record, Rejected
+from worker.record_checks import Record, Rejected
 from worker.settings import ModelSettings, WorkerSettings, load_settings
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def _score(args: argparse.Namespace) -> int:
     from worker.inputs import iter_jsonl, max_jsonl_line_bytes
     from worker.model import configure_tensorflow
     from worker.quiet_tensorflow import import_tensorflow_quietly
-    from worker.records import RecordChecker
+    from worker.record_checks import RecordChecker
     from worker.service import load_model_named_by_settings
 
     settings = load_settings(ModelSettings)

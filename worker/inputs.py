@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from schemas.json_text import parse_json
 from schemas.messages import MAX_TEXT_BYTES
-from worker.records import Rejected, check_id
+from worker.record_checks import Rejected, check_id
 
 RawRecords = Iterator[tuple[int, Any] | Rejected]
 

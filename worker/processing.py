@@ -29,7 +29,7 @@ from worker.inputs import (
     iter_inline,
     iter_input,
 )
-from worker.records import Record, RecordChecker, Rejected
+from worker.record_checks import Record, RecordChecker, Rejected
 from worker.s3 import GzipJsonlObject, open_input
 from worker.scoring import BatchingScorer
 

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from worker.inputs import InputError, iter_input
-from worker.records import RecordChecker, Rejected
+from worker.record_checks import RecordChecker, Rejected
 from worker.s3 import decoded_input
 from worker.settings import WorkerSettings
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from schemas.records import MAX_ID_CHARS
 from worker.inputs import InputError, iter_csv, iter_jsonl, max_csv_row_bytes
-from worker.records import Record, RecordChecker, Rejected
+from worker.record_checks import Record, RecordChecker, Rejected
 from worker.s3 import decoded_input
 
 MAX_TEXT = 64 * 1024

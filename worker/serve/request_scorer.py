@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.processing import error_row, result_lines
-from worker.records import Record, RecordChecker, Rejected
+from worker.record_checks import Record, RecordChecker, Rejected
 from worker.scoring import BatchingScorer
 
 
