@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             runs = {
                 "batch_1000_staged": time_submit(source, "staged", queue_url, "s3://bench/out"),
                 "batch_700_inline": time_submit(
-                    source, "inline", queue_url, "s3://bench/out", "--batch-size", "700"
+                    source, "inline", queue_url, "s3://bench/out", "--records-per-message", "700"
                 ),
             }
     finally:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from jobs.manifest_io import write_manifest
 from jobs.reading import format_for_name
-from jobs.sending import BatchSender, Outgoing, SendReport
+from jobs.sending import MessageSender, Outgoing, SendReport
 from jobs.status import StatusReader, is_current
 from schemas.layout import results_name
 from schemas.manifest import JobManifest, ManifestBatch
@@ -217,7 +217,7 @@ def run_backfill(
     if any(d.action == "send" for d in decisions):
         if queue_url is None:
             raise ConfigError("missing configuration: set SCORER_QUEUE_URL or pass --queue-url")
-        sender = BatchSender(sqs, queue_url)
+        sender = MessageSender(sqs, queue_url)
         for decision in decisions:
             if decision.action == "send" and decision.batch_id is not None:
                 body = request_body(job_id, decision, id_field, text_field)

@@ -1,9 +1,10 @@
 """Cutting a stream of records into batches and deciding how each travels. Pure, no I/O.
 
-A batch holds up to `batch_size` records and is named by its position (`part-00000`, ...), so
-re-running the same submit gives the same batch ids and the worker rewrites the same keys
-instead of creating different work. A batch whose message body fits the queue's size limit
-goes inline; a larger one is staged in S3 and its message carries the object's URI.
+A batch (one message) holds up to `records_per_message` records and is named by its position
+(`part-00000`, ...), so re-running the same submit gives the same batch ids and the worker
+rewrites the same keys instead of creating different work. A batch whose message body fits the
+queue's size limit goes inline; a larger one is staged in S3 and its message carries the
+object's URI.
 """
 
 from __future__ import annotations
@@ -79,11 +80,11 @@ class PlannedBatch:
 class Chunker:
     """Feed record sizes in file order; it hands back each batch as it is completed."""
 
-    def __init__(self, job_id: str, batch_size: int, max_message_bytes: int) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+    def __init__(self, job_id: str, records_per_message: int, max_message_bytes: int) -> None:
+        if records_per_message < 1:
+            raise ValueError("records_per_message must be at least 1")
         self.job_id = job_id
-        self.batch_size = batch_size
+        self.records_per_message = records_per_message
         self.max_message_bytes = max_message_bytes
         self._number = 0
         self._records = 0
@@ -95,7 +96,7 @@ class Chunker:
             self._first = position
         self._records += 1
         self._bytes += encoded_bytes
-        return self._cut() if self._records == self.batch_size else None
+        return self._cut() if self._records == self.records_per_message else None
 
     def finish(self) -> PlannedBatch | None:
         return self._cut() if self._records else None

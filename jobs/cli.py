@@ -93,9 +93,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     submit.add_argument("--id-field", default="id", help="the id column or key (default: id)")
     submit.add_argument("--text-field", default="text", help="the text column or key")
     submit.add_argument(
-        "--batch-size",
+        "--records-per-message",
+        "--batch-size",  # its old name, still accepted
         type=_positive_int,
-        help="records per message, at most 10000 (default: $SCORER_SUBMIT_BATCH_SIZE or 1000)",
+        help=(
+            "records per batch (one message each), at most 10000 "
+            "(default: $SCORER_SUBMIT_RECORDS_PER_MESSAGE or 1000)"
+        ),
     )
     submit.add_argument(
         "--max-message-bytes",
@@ -253,7 +257,9 @@ def _submit(args: argparse.Namespace) -> int:
     from schemas.uris import parse_s3_uri
 
     settings = _settings(
-        args, submit_batch_size=args.batch_size, max_message_bytes=args.max_message_bytes
+        args,
+        submit_records_per_message=args.records_per_message,
+        max_message_bytes=args.max_message_bytes,
     )
     plan = SubmitPlan(
         source=args.source,
@@ -264,7 +270,7 @@ def _submit(args: argparse.Namespace) -> int:
         fmt=args.format,
         id_field=args.id_field,
         text_field=args.text_field,
-        batch_size=settings.submit_batch_size,
+        records_per_message=settings.submit_records_per_message,
         max_message_bytes=settings.max_message_bytes,
         max_text_bytes=settings.max_text_bytes,
         strict=args.strict,

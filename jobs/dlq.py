@@ -20,7 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from jobs import queues
-from jobs.sending import BatchSender, Outgoing
+from jobs.sending import MessageSender, Outgoing
 from schemas.json_text import parse_json
 from schemas.messages import derive_batch_id
 
@@ -112,10 +112,10 @@ def peek(
     seen: dict[str, DeadLetter] = {}
     try:
         while len(seen) < wanted:
-            batch = _receive(sqs, dlq_url, wanted - len(seen), hold_seconds, wait_seconds)
-            if not batch:
+            received = _receive(sqs, dlq_url, wanted - len(seen), hold_seconds, wait_seconds)
+            if not received:
                 break
-            for raw in batch:
+            for raw in received:
                 letter = parse_dead_letter(raw)
                 seen.setdefault(letter.message_id, letter)
     finally:
@@ -217,11 +217,11 @@ def _redrive_by_hand(
     moved = 0
     failed: list[tuple[str, str]] = []
     while moved + len(failed) < budget:
-        batch = _receive(sqs, dlq_url, budget - moved - len(failed), 120, 1)
-        if not batch:
+        received = _receive(sqs, dlq_url, budget - moved - len(failed), 120, 1)
+        if not received:
             break
-        letters = {letter.message_id: letter for letter in map(parse_dead_letter, batch)}
-        sender = BatchSender(sqs, queue_url)
+        letters = {letter.message_id: letter for letter in map(parse_dead_letter, received)}
+        sender = MessageSender(sqs, queue_url)
         for letter in letters.values():
             sender.add(Outgoing(letter.message_id, letter.body, kept_attributes(letter.attributes)))
         report = sender.close()

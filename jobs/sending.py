@@ -51,7 +51,7 @@ class SendReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-class BatchSender:
+class MessageSender:
     """Buffers messages and sends them in SendMessageBatch calls; `close` sends the rest."""
 
     def __init__(

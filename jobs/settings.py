@@ -10,12 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.messages import MAX_TEXT_BYTES, MAX_TEXT_BYTES_LIMIT, MIN_TEXT_BYTES_LIMIT
 from schemas.uris import S3Location, S3Uri, parse_s3_uri
 from worker.errors import ConfigError
-from worker.settings import DEFAULT_MODEL_DIR, ENV_PREFIX, load_settings
+from worker.settings import (
+    DEFAULT_MODEL_DIR,
+    ENV_PREFIX,
+    ScorerSettings,
+    load_settings,
+    or_old_name,
+)
 
 #: SQS's maximum message size (1 MiB since 2025); a queue may be configured lower.
 SQS_MAX_MESSAGE_BYTES = 1_048_576
@@ -23,10 +28,8 @@ SQS_MAX_MESSAGE_BYTES = 1_048_576
 WORKER_MAX_RECORDS_PER_MESSAGE = 10_000
 
 
-class JobSettings(BaseSettings):
+class JobSettings(ScorerSettings):
     """Everything `submit`, `status`, `backfill` and `dlq` may need; all optional here."""
-
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     queue_url: str | None = Field(default=None, description="The worker's SQS queue.")
     dlq_url: str | None = Field(
@@ -49,11 +52,12 @@ class JobSettings(BaseSettings):
         le=SQS_MAX_MESSAGE_BYTES,
         description="A batch whose message body would pass this goes through S3 staging.",
     )
-    submit_batch_size: int = Field(
+    submit_records_per_message: int = Field(
         default=1000,
         ge=1,
         le=WORKER_MAX_RECORDS_PER_MESSAGE,
-        description="Records per batch (one message each).",
+        validation_alias=or_old_name("submit_records_per_message"),
+        description="Records `submit` puts in each batch (one message, one results object).",
     )
     max_text_bytes: int = Field(
         default=MAX_TEXT_BYTES,

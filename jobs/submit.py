@@ -22,7 +22,7 @@ from jobs.manifest_io import write_manifest
 from jobs.output import plural
 from jobs.progress import Progress
 from jobs.reading import Format, SourceError, open_source, read_records, resolve_format
-from jobs.sending import BatchSender, Outgoing, SendReport
+from jobs.sending import MessageSender, Outgoing, SendReport
 from jobs.settings import SQS_MAX_MESSAGE_BYTES
 from jobs.validation import Validation, validate_and_spool
 from schemas.layout import staging_location
@@ -45,7 +45,7 @@ class SubmitPlan:
     fmt: str | None = None
     id_field: str = "id"
     text_field: str = "text"
-    batch_size: int = 1000
+    records_per_message: int = 1000
     max_message_bytes: int = 1_048_576
     max_text_bytes: int = MAX_TEXT_BYTES
     strict: bool = False
@@ -128,7 +128,7 @@ def _first_pass(
     plan: SubmitPlan, fmt: Format, limit: int, spool: IO[bytes], err: IO[str]
 ) -> Validation:
     progress = Progress("checking", None, stream=err)
-    chunker = Chunker(plan.job_id, plan.batch_size, limit)
+    chunker = Chunker(plan.job_id, plan.records_per_message, limit)
     with open_source(plan.source) as stream:
         items = read_records(stream, fmt, plan.id_field, plan.text_field, plan.max_text_bytes)
         validation = validate_and_spool(items, fmt, chunker, spool, progress.advance)
@@ -165,7 +165,7 @@ def _second_pass(
 ) -> SubmitResult:
     progress = Progress("sending", validation.records, stream=err)
     records_of = {batch.batch_id: batch.records for batch in validation.batches}
-    sender = BatchSender(
+    sender = MessageSender(
         sqs,
         plan.queue_url,
         max_request_bytes=request_limit,

@@ -43,8 +43,8 @@ def one_line(done: subprocess.CompletedProcess[str]) -> str:
         ({"SCORER_LOG_LEVEL": "LOUD"}, "SCORER_LOG_LEVEL='LOUD' is not a log level"),
         ({"AWS_MAX_ATTEMPTS": "abc"}, "AWS_MAX_ATTEMPTS='abc': must be a whole number"),
         (
-            {"SCORER_BATCH_SIZE": "lots"},
-            "SCORER_BATCH_SIZE='lots': Input should be a valid integer",
+            {"SCORER_TEXTS_PER_MODEL_CALL": "lots"},
+            "SCORER_TEXTS_PER_MODEL_CALL='lots': Input should be a valid integer",
         ),
         ({"SCORER_QUEUE_URL": ""}, "SCORER_QUEUE_URL='': must be an SQS queue URL"),
         (

@@ -23,7 +23,7 @@ from worker import aws
 from worker.model import download_model
 from worker.processing import BatchProcessor
 from worker.scoring import BatchingScorer
-from worker.sqs import BatchedDeleter, SqsQueue
+from worker.sqs import GroupedDeleter, SqsQueue
 
 #: IAM action for each API operation (several operations share one action).
 IAM_ACTION = {
@@ -67,7 +67,7 @@ def worker_actions(stack: Stack, model_dir: Path, tmp_path: Path) -> set[str]:
     stack.send("not json")
     messages = queue.receive(10, 0, 30)
     queue.change_visibility(messages[0], 30)
-    BatchedDeleter(queue).delete(messages[0])
+    GroupedDeleter(queue).delete(messages[0])
     queue.send_to_dlq(messages[1], "poison")
     queue.depth()
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import Stack
 
 from jobs.dlq import peek, redrive
-from jobs.sending import BatchSender, Outgoing
+from jobs.sending import MessageSender, Outgoing
 from worker.cli import main
 
 
@@ -64,7 +64,7 @@ def test_failed_entries_are_sent_again_and_each_message_arrives_once(
 ) -> None:
     client = FailSomeEntriesOnce(inprocess_stack.sqs, {"m1", "m3"})
     pauses: list[float] = []
-    sender = BatchSender(client, inprocess_stack.queue_url, sleep=pauses.append)
+    sender = MessageSender(client, inprocess_stack.queue_url, sleep=pauses.append)
     for i in range(12):
         sender.add(Outgoing(f"b{i}", json.dumps({"n": i})))
     report = sender.close()
@@ -77,7 +77,7 @@ def test_failed_entries_are_sent_again_and_each_message_arrives_once(
 
 def test_entries_failed_by_the_sender_are_reported_not_retried(inprocess_stack: Stack) -> None:
     client = FailSomeEntriesOnce(inprocess_stack.sqs, {"m0"}, sender_fault=True)
-    sender = BatchSender(client, inprocess_stack.queue_url, sleep=lambda _: None)
+    sender = MessageSender(client, inprocess_stack.queue_url, sleep=lambda _: None)
     sender.add(Outgoing("bad", "{}"))
     sender.add(Outgoing("good", "{}"))
     report = sender.close()
@@ -88,7 +88,7 @@ def test_entries_failed_by_the_sender_are_reported_not_retried(inprocess_stack: 
 def test_big_messages_go_fewer_per_call_within_the_request_limit(inprocess_stack: Stack) -> None:
     calls: list[int] = []
     client = FailSomeEntriesOnce(inprocess_stack.sqs, set())
-    sender = BatchSender(client, inprocess_stack.queue_url)
+    sender = MessageSender(client, inprocess_stack.queue_url)
     for i in range(5):
         sender.add(Outgoing(f"b{i}", "x" * 400_000))
     report = sender.close()
@@ -112,7 +112,7 @@ def test_submit_writes_the_manifest_and_a_rerun_sends_the_same_work(
     rows = [{"id": f"r{i}", "text": f"good film number {i} " * 5} for i in range(2500)]
     source = write_jsonl(tmp_path / "reviews.jsonl", rows)
     stack.put("results/j1/_SUCCESS", b"{}")  # left by an earlier run of the same job id
-    args = ["submit", str(source), "--job-id", "j1", "--batch-size", "1000", "--json"]
+    args = ["submit", str(source), "--job-id", "j1", "--records-per-message", "1000", "--json"]
     assert main([*args, *submit_args(stack, "--max-message-bytes", "65536")]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert (summary["records"], summary["batches"], summary["messages_sent"]) == (2500, 3, 3)
@@ -146,7 +146,7 @@ def test_submit_writes_the_manifest_and_a_rerun_sends_the_same_work(
 def test_small_batches_go_inline(inprocess_stack: Stack, tmp_path: Path) -> None:
     rows = [{"id": i, "text": "great"} for i in range(25)]
     source = write_jsonl(tmp_path / "small.jsonl", rows)
-    assert main(["submit", str(source), "--job-id", "j2", "--batch-size", "10",
+    assert main(["submit", str(source), "--job-id", "j2", "--records-per-message", "10",
                  *submit_args(inprocess_stack)]) == 0  # fmt: skip
     bodies = [json.loads(m["Body"]) for m in drain(inprocess_stack)]
     assert sorted(b["batch_id"] for b in bodies) == ["part-00000", "part-00001", "part-00002"]
@@ -194,6 +194,7 @@ def test_status_counts_and_writes_success_once_complete(
 ) -> None:
     stack = inprocess_stack
     source = write_jsonl(tmp_path / "s.jsonl", [{"id": i, "text": "good"} for i in range(30)])
+    # --batch-size: the old name of --records-per-message, still accepted (3 batches of 10 below).
     main(["submit", str(source), "--job-id", "st", "--batch-size", "10", *submit_args(stack)])
     capsys.readouterr()
     assert main(["status", "nope", *submit_args(stack)]) == 2

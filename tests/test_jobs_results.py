@@ -33,7 +33,15 @@ def scored_job(
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(row) + "\n" for row in rows))
     worker = start_worker()
-    submit = ["submit", str(source), "--job-id", "j", "--batch-size", "1000", *flags(http_stack)]
+    submit = [
+        "submit",
+        str(source),
+        "--job-id",
+        "j",
+        "--records-per-message",
+        "1000",
+        *flags(http_stack),
+    ]
     assert main(submit) == 0
     status = ["status", "j", "--wait", "--interval", "0.2", "--timeout", "120", *flags(http_stack)]
     assert main(status) == 0

@@ -33,11 +33,15 @@ def jsonl(*rows: object) -> bytes:
 
 
 def check(
-    data: bytes, fmt: str = "jsonl", batch_size: int = 1000, limit: int = 1_048_576, **kw: str
+    data: bytes,
+    fmt: str = "jsonl",
+    records_per_message: int = 1000,
+    limit: int = 1_048_576,
+    **kw: str,
 ) -> tuple[Validation, bytes]:
     spool = io.BytesIO()
     items = read_records(io.BytesIO(data), fmt, **kw)  # type: ignore[arg-type]
-    result = validate_and_spool(items, fmt, Chunker("job", batch_size, limit), spool)  # type: ignore[arg-type]
+    result = validate_and_spool(items, fmt, Chunker("job", records_per_message, limit), spool)  # type: ignore[arg-type]
     return result, spool.getvalue()
 
 
@@ -71,7 +75,7 @@ def test_a_batch_goes_inline_up_to_the_limit_and_staged_one_byte_past_it() -> No
 
 def test_batches_are_cut_by_count_and_sized_by_their_own_records() -> None:
     data = jsonl(*({"id": f"r{i}", "text": "good " * (1 + 50 * (i >= 5))} for i in range(12)))
-    result, _ = check(data, batch_size=5, limit=700)
+    result, _ = check(data, records_per_message=5, limit=700)
     assert [(b.batch_id, b.records, b.first_position, b.inline) for b in result.batches] == [
         ("part-00000", 5, 1, True),
         ("part-00001", 5, 6, False),
@@ -81,8 +85,8 @@ def test_batches_are_cut_by_count_and_sized_by_their_own_records() -> None:
 
 def test_same_file_same_batch_ids_and_bytes() -> None:
     data = jsonl(*({"id": i, "text": f"text {i}"} for i in range(2500)))
-    first, spool_1 = check(data, batch_size=1000)
-    second, spool_2 = check(data, batch_size=1000)
+    first, spool_1 = check(data, records_per_message=1000)
+    second, spool_2 = check(data, records_per_message=1000)
     assert first.batches == second.batches
     assert [b.batch_id for b in first.batches] == ["part-00000", "part-00001", "part-00002"]
     assert spool_1 == spool_2
@@ -135,7 +139,7 @@ def test_records_the_worker_rejects_are_warnings_unless_strict() -> None:
 
 def test_duplicate_ids_across_the_file_are_found_with_their_lines() -> None:
     rows = [{"id": f"r{i % 4000}", "text": "t"} for i in range(4003)]
-    result, _ = check(jsonl(*rows), batch_size=1000)
+    result, _ = check(jsonl(*rows), records_per_message=1000)
     assert result.duplicate_count == 3
     assert result.duplicates[0] == "duplicate id 'r0' at line 1, line 4001"
     assert result.errors(strict=False, allow_duplicates=True) == []

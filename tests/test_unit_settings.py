@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
 
+from jobs.settings import load_job_settings
+from worker import settings as settings_module
 from worker.settings import ModelSettings, WorkerSettings, load_settings
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/scorer"
@@ -16,6 +19,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("SCORER_"):
             monkeypatch.delenv(name)
+    monkeypatch.setattr(settings_module, "_warned_renamed", set())
 
 
 @pytest.fixture
@@ -39,7 +43,7 @@ def test_required_variables_are_enough(required_env: None) -> None:
     assert settings.queue_url == QUEUE_URL
     assert settings.output_uri == "s3://out-bucket/results"
     assert settings.allowed_input_uris == []
-    assert settings.batch_size == 256
+    assert settings.texts_per_model_call == 256
     assert settings.max_text_bytes == 128 * 1024
     assert settings.scoring_threads >= 1
 
@@ -47,18 +51,18 @@ def test_required_variables_are_enough(required_env: None) -> None:
 def test_values_come_from_prefixed_variables(
     required_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SCORER_BATCH_SIZE", "64")
+    monkeypatch.setenv("SCORER_TEXTS_PER_MODEL_CALL", "64")
     monkeypatch.setenv("SCORER_EXIT_WHEN_IDLE", "true")
     monkeypatch.setenv("SCORER_HEALTH_PORT", "0")
-    monkeypatch.setenv("BATCH_SIZE", "1")  # unprefixed: ignored
+    monkeypatch.setenv("TEXTS_PER_MODEL_CALL", "1")  # unprefixed: ignored
     settings = load_settings(WorkerSettings)
-    assert settings.batch_size == 64
+    assert settings.texts_per_model_call == 64
     assert settings.exit_when_idle is True
     assert settings.health_port == 0
 
 
 def test_model_settings_need_no_queue() -> None:
-    assert load_settings(ModelSettings).batch_size == 256
+    assert load_settings(ModelSettings).texts_per_model_call == 256
 
 
 @pytest.mark.parametrize("missing", ["SCORER_QUEUE_URL", "SCORER_OUTPUT_URI"])
@@ -74,8 +78,9 @@ def test_missing_required_variable_stops_with_its_name(
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("SCORER_BATCH_SIZE", "abc"),
-        ("SCORER_BATCH_SIZE", "0"),
+        ("SCORER_TEXTS_PER_MODEL_CALL", "abc"),
+        ("SCORER_TEXTS_PER_MODEL_CALL", "0"),
+        ("SCORER_BATCH_SIZE", "0"),  # the old name: the message names what the user set
         ("SCORER_OUTPUT_URI", "http://x"),
         ("SCORER_OUTPUT_URI", "s3://Bad_Bucket/x"),
         ("SCORER_QUEUE_URL", "scorer-queue"),
@@ -91,10 +96,10 @@ def test_invalid_value_stops_with_the_variable_named(
 
 
 def test_every_problem_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = load_error(monkeypatch, SCORER_BATCH_SIZE="abc")
+    message = load_error(monkeypatch, SCORER_TEXTS_PER_MODEL_CALL="abc")
     assert "SCORER_QUEUE_URL" in message
     assert "SCORER_OUTPUT_URI" in message
-    assert "SCORER_BATCH_SIZE" in message
+    assert "SCORER_TEXTS_PER_MODEL_CALL" in message
 
 
 def test_allowed_input_uris_split_on_commas_and_strip_spaces(
@@ -124,3 +129,55 @@ def test_max_text_bytes_of_64_kib_is_accepted(
 ) -> None:
     monkeypatch.setenv("SCORER_MAX_TEXT_BYTES", str(64 * 1024))
     assert load_settings(WorkerSettings).max_text_bytes == 64 * 1024
+
+
+# ------------------------------------------------ renamed variables: old names still work
+
+
+def renamed_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+
+
+def test_old_batch_size_name_is_read_and_warns_once(
+    required_env: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SCORER_BATCH_SIZE", "64")
+    with caplog.at_level(logging.WARNING):
+        first = load_settings(WorkerSettings)
+        second = load_settings(ModelSettings)
+    assert first.texts_per_model_call == second.texts_per_model_call == 64
+    (warning,) = renamed_warnings(caplog)
+    assert "SCORER_BATCH_SIZE" in warning and "SCORER_TEXTS_PER_MODEL_CALL" in warning
+
+
+def test_new_name_wins_over_the_old_one_and_the_warning_says_so(
+    required_env: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SCORER_BATCH_SIZE", "64")
+    monkeypatch.setenv("SCORER_TEXTS_PER_MODEL_CALL", "32")
+    with caplog.at_level(logging.WARNING):
+        assert load_settings(WorkerSettings).texts_per_model_call == 32
+    (warning,) = renamed_warnings(caplog)
+    assert "ignored" in warning
+
+
+def test_old_submit_batch_size_name_is_read_and_warns_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SCORER_SUBMIT_BATCH_SIZE", "700")
+    with caplog.at_level(logging.WARNING):
+        assert load_job_settings().submit_records_per_message == 700
+        assert load_job_settings(submit_records_per_message=5).submit_records_per_message == 5
+    (warning,) = renamed_warnings(caplog)
+    assert "SCORER_SUBMIT_RECORDS_PER_MESSAGE" in warning
+
+
+def test_the_new_names_do_not_warn(
+    required_env: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SCORER_TEXTS_PER_MODEL_CALL", "64")
+    monkeypatch.setenv("SCORER_SUBMIT_RECORDS_PER_MESSAGE", "700")
+    with caplog.at_level(logging.WARNING):
+        load_settings(WorkerSettings)
+        load_job_settings()
+    assert renamed_warnings(caplog) == []

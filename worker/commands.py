@@ -110,7 +110,7 @@ def _score(args: argparse.Namespace) -> int:
             out.write(error_file_line(checked) + "\n")
             continue
         pending.append(checked)
-        if len(pending) >= settings.batch_size:
+        if len(pending) >= settings.texts_per_model_call:
             _flush_scored(model, pending, out)
     _flush_scored(model, pending, out)
     out.flush()

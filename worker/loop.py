@@ -21,7 +21,7 @@ from worker.loop_protocols import Message, MessageProcessor, MessageQueue, Outco
 from worker.observability import WorkerMetrics
 from worker.processing import BatchAborted, PoisonMessage, request_summary
 from worker.protection import ScaleInProtection
-from worker.sqs import BatchedDeleter, clip_reason
+from worker.sqs import GroupedDeleter, clip_reason
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class Worker:
         self._lock = threading.Lock()
         self._slot_freed = threading.Condition(self._lock)
         self._pool = ThreadPoolExecutor(settings.max_in_flight, thread_name_prefix="message")
-        self._deleter = BatchedDeleter(queue)
+        self._deleter = GroupedDeleter(queue)
         self._clock = clock
         self.counts: dict[str, int] = dict.fromkeys(Outcome, 0)  # updated under _lock
 

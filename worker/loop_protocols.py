@@ -32,7 +32,7 @@ class MessageQueue(Protocol):
         self, max_messages: int, wait_seconds: int, visibility_timeout: int
     ) -> list[Message]: ...
 
-    def delete_batch(self, messages: list[Message]) -> list[str | None]:
+    def delete_messages(self, messages: list[Message]) -> list[str | None]:
         """Per message, None or why its delete failed."""
         ...
 

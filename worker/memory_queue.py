@@ -129,7 +129,7 @@ class MemoryQueue:
             raise ReceiptHandleInvalid(message.receipt_handle)
         return stored
 
-    def delete_batch(self, messages: list[Message]) -> list[str | None]:
+    def delete_messages(self, messages: list[Message]) -> list[str | None]:
         outcome: list[str | None] = []
         with self._changed:
             for message in messages:
@@ -161,7 +161,7 @@ class MemoryQueue:
             message.body,
             {**message.attributes, "reason": {"DataType": "String", "StringValue": reason}},
         )
-        self.delete_batch([message])
+        self.delete_messages([message])
 
     def depth(self) -> dict[str, int]:
         with self._changed:

@@ -103,7 +103,7 @@ def run_worker(settings: WorkerSettings, install_signal_handlers: bool = False) 
         log.warning("no DLQ: poison messages will be retried until the queue's policy says")
     health.queue_reachable = True
 
-    scorer = BatchingScorer(model.score, settings.batch_size, settings.scoring_threads)
+    scorer = BatchingScorer(model.score, settings.texts_per_model_call, settings.scoring_threads)
     scorer.warm_up()
     s3_client()  # built now (botocore loads S3's service model), not inside the first message
     # Startup leaves ~300,000 objects (TensorFlow, botocore) that live as long as the process:
@@ -153,7 +153,7 @@ def run_worker(settings: WorkerSettings, install_signal_handlers: bool = False) 
             "output_uri": settings.output_uri,
             "model_version": model.version,
             "scoring_threads": settings.scoring_threads,
-            "batch_size": settings.batch_size,
+            "texts_per_model_call": settings.texts_per_model_call,
         },
     )
     code = worker.run()

@@ -6,11 +6,12 @@ process at start with a message naming the variable (see `load_settings`).
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.messages import (
@@ -24,6 +25,14 @@ from worker.errors import ConfigError, setting_value
 
 ENV_PREFIX = "SCORER_"
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+#: Variables renamed so that "batch" means one thing (a message's records), still read under
+#: their old name with a warning: old name -> new name.
+RENAMED_VARIABLES = {
+    "SCORER_BATCH_SIZE": "SCORER_TEXTS_PER_MODEL_CALL",
+    "SCORER_SUBMIT_BATCH_SIZE": "SCORER_SUBMIT_RECORDS_PER_MESSAGE",
+}
+log = logging.getLogger(__name__)
+_warned_renamed: set[str] = set()
 #: The shipped default model, as laid out in a source checkout or an image (`/app/models`).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
 
@@ -36,10 +45,41 @@ def default_worker_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class ModelSettings(BaseSettings):
-    """What `scorer score` needs: just the model."""
+def env_name(field: str) -> str:
+    """The environment variable a settings field is read from: `SCORER_` + its upper-case name."""
+    return f"{ENV_PREFIX}{field.upper()}"
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+def or_old_name(field: str) -> AliasChoices:
+    """Read `field` from its variable or, failing that, from the old name it had."""
+    new = env_name(field)
+    return AliasChoices(new, *(old for old, name in RENAMED_VARIABLES.items() if name == new))
+
+
+class ScorerSettings(BaseSettings):
+    """`SCORER_` variables; unknown ones are ignored, renamed ones warn once (see `or_old_name`)."""
+
+    # populate_by_name: a field with an alias still takes its own name as a keyword (overrides).
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _warn_old_names(cls, data: Any) -> Any:
+        set_names = {name.upper() for name in os.environ}
+        for field in cls.model_fields.values():
+            if not isinstance(field.validation_alias, AliasChoices):
+                continue
+            new, *olds = map(str, field.validation_alias.choices)
+            for old in olds:
+                if old in set_names and old not in _warned_renamed:
+                    _warned_renamed.add(old)
+                    used = "ignored: it is set too" if new in set_names else "still read for now"
+                    log.warning("%s is deprecated, renamed %s (%s)", old, new, used)
+        return data
+
+
+class ModelSettings(ScorerSettings):
+    """What `scorer score` needs: just the model."""
 
     model_uri: str = Field(
         default=str(DEFAULT_MODEL_DIR),
@@ -49,8 +89,12 @@ class ModelSettings(BaseSettings):
         default=None,
         description="Where an s3:// model is downloaded to (default: a temporary folder).",
     )
-    batch_size: int = Field(
-        default=256, ge=1, le=8192, description="Texts per call of the model (tensor batch)."
+    texts_per_model_call: int = Field(
+        default=256,
+        ge=1,
+        le=8192,
+        validation_alias=or_old_name("texts_per_model_call"),
+        description="Texts per call of the model (its tensor's first dimension).",
     )
     scoring_threads: int = Field(
         default_factory=default_worker_threads,
@@ -198,8 +242,7 @@ def describe_problems(error: ValidationError) -> list[str]:
     """`invalid configuration: SCORER_X='value': what is wrong`, one line per problem."""
     lines = []
     for problem in error.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else "?"
-        name = f"{ENV_PREFIX}{field.upper()}"
+        name = variable_in_error(str(problem["loc"][0]) if problem["loc"] else "?")
         if problem["type"] == "missing":
             lines.append(f"invalid configuration: {name} is not set (required)")
             continue
@@ -210,10 +253,20 @@ def describe_problems(error: ValidationError) -> list[str]:
     return lines
 
 
+def variable_in_error(location: str) -> str:
+    """The variable a problem is about: a field's, an alias's, or the old name the user set."""
+    name = location.upper() if location.upper().startswith(ENV_PREFIX) else env_name(location)
+    set_names = {variable.upper() for variable in os.environ}
+    old = [old for old, new in RENAMED_VARIABLES.items() if new == name and old in set_names]
+    return old[0] if old and name not in set_names else name
+
+
 __all__ = [
     "DEFAULT_MODEL_DIR",
+    "RENAMED_VARIABLES",
     "ModelSettings",
     "S3Uri",
+    "ScorerSettings",
     "ServeSettings",
     "WorkerSettings",
     "load_settings",

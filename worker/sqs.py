@@ -18,7 +18,7 @@ from schemas.messages import SQS_MAX_MESSAGE_BYTES
 from worker.aws import sqs_client
 from worker.loop_protocols import Message, MessageQueue
 
-__all__ = ["BatchedDeleter", "Message", "SqsQueue"]
+__all__ = ["GroupedDeleter", "Message", "SqsQueue"]
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class SqsQueue:
     def delete(self, message: Message) -> None:
         self._client.delete_message(QueueUrl=self.url, ReceiptHandle=message.receipt_handle)
 
-    def delete_batch(self, messages: list[Message]) -> list[str | None]:
+    def delete_messages(self, messages: list[Message]) -> list[str | None]:
         """DeleteMessageBatch (at most 10): per message, None or why its delete failed."""
         entries = [
             {"Id": str(i), "ReceiptHandle": message.receipt_handle}
@@ -196,7 +196,7 @@ class SqsQueue:
         }
 
 
-class BatchedDeleter:
+class GroupedDeleter:
     """Deletes finished messages ten to a DeleteMessageBatch call; each caller waits for its own.
 
     One request instead of ten: against moto (and in SQS's bill) requests, not bytes, are
@@ -217,21 +217,21 @@ class BatchedDeleter:
 
     def _run(self) -> None:
         while True:
-            batch = [self._pending.get()]
+            group = [self._pending.get()]
             deadline = time.monotonic() + self._window
-            while len(batch) < 10:
+            while len(group) < 10:
                 remaining = deadline - time.monotonic()
                 try:
-                    batch.append(self._pending.get(timeout=max(0.0, remaining)))
+                    group.append(self._pending.get(timeout=max(0.0, remaining)))
                 except stdlib_queue.Empty:
                     break
             try:
-                outcome = self._queue.delete_batch([message for message, _ in batch])
+                outcome = self._queue.delete_messages([message for message, _ in group])
             except Exception as error:  # botocore already retried the call
-                for _, done in batch:
+                for _, done in group:
                     done.set_exception(error)
                 continue
-            for (_, done), problem in zip(batch, outcome, strict=True):
+            for (_, done), problem in zip(group, outcome, strict=True):
                 if problem is None:
                     done.set_result(None)
                 else:

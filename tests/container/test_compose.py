@@ -104,7 +104,9 @@ def test_compose_up_scores_a_submitted_job_with_two_workers_and_down_exits_0(
         "SCORER_OUTPUT_URI": "s3://scorer-results/results",
     }
     submitted = time.monotonic()
-    submit = _scorer(env, "submit", str(source), "--job-id", "compose", "--batch-size", str(BATCH))
+    submit = _scorer(
+        env, "submit", str(source), "--job-id", "compose", "--records-per-message", str(BATCH)
+    )
     assert submit.returncode == 0, submit.stdout + submit.stderr
     status = _scorer(env, "status", "compose", "--wait", "--timeout", "300", "--interval", "1")
     job_seconds = time.monotonic() - submitted

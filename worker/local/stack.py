@@ -55,15 +55,15 @@ class Stack:
         """Every DLQ message, received (and so hidden for 30 s): for tests, not for tools."""
         messages: list[dict[str, Any]] = []
         while True:
-            batch = self.sqs.receive_message(
+            received = self.sqs.receive_message(
                 QueueUrl=self.dlq_url,
                 MaxNumberOfMessages=10,
                 MessageAttributeNames=["All"],
                 VisibilityTimeout=30,
             ).get("Messages", [])
-            if not batch:
+            if not received:
                 return messages
-            messages.extend(batch)
+            messages.extend(received)
 
     def depth(self, url: str | None = None) -> int:
         attributes = self.sqs.get_queue_attributes(

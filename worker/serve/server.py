@@ -62,7 +62,9 @@ def _load_model(
     try:
         configure_tensorflow(settings.scoring_threads)
         model = load_model(settings.model_uri, settings.model_cache_dir)
-        scorer = BatchingScorer(model.score, settings.batch_size, settings.scoring_threads)
+        scorer = BatchingScorer(
+            model.score, settings.texts_per_model_call, settings.scoring_threads
+        )
         scorer.warm_up()
     except BaseException:
         log.exception(LogEvent.MODEL_LOAD_FAILED)
@@ -80,7 +82,7 @@ def _load_model(
         extra={
             "model_version": model.version,
             "scoring_threads": settings.scoring_threads,
-            "batch_size": settings.batch_size,
+            "texts_per_model_call": settings.texts_per_model_call,
             "frozen_objects": gc.get_freeze_count(),
         },
     )
