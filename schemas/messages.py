@@ -2,8 +2,9 @@
 
 The envelope is validated strictly (unknown fields rejected) because a malformed envelope
 means the producer is broken: the whole message goes to the DLQ. Records inside `records`
-are deliberately loose (`list[Any]`): each is checked on its own by `check_record`, so one
-bad record becomes one line in the errors file instead of losing its whole batch.
+are deliberately loose (`list[Any]`): each is checked on its own by the worker's
+`RecordChecker` (worker/record_checks.py), so one bad record becomes one line in the errors
+file instead of losing its whole batch.
 
 The published JSON Schema (`python -m schemas`) states every one of these rules, so a
 producer validating with it gets the worker's verdict (tests/test_schema_parity.py).

@@ -180,7 +180,7 @@ def test_healthcheck_passes_when_healthz_answers_and_fails_when_it_does_not() ->
     assert down.returncode != 0
 
 
-def test_local_init_creates_queue_dlq_and_bucket_and_can_rerun() -> None:
+def test_local_stack_creates_queue_dlq_and_bucket_and_can_rerun() -> None:
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
