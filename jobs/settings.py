@@ -11,67 +11,52 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from schemas.messages import MAX_TEXT_BYTES, MAX_TEXT_BYTES_LIMIT, MIN_TEXT_BYTES_LIMIT
+from schemas.messages import MAX_RECORDS_PER_MESSAGE, MAX_TEXT_BYTES
 from schemas.uris import S3Location, S3Uri, parse_s3_uri
 from worker.errors import ConfigError
 from worker.settings import (
     DEFAULT_MODEL_DIR,
     ENV_PREFIX,
     ScorerSettings,
+    TextLimit,
+    check_queue_url,
     load_settings,
     or_old_name,
 )
 
 #: SQS's maximum message size (1 MiB since 2025); a queue may be configured lower.
 SQS_MAX_MESSAGE_BYTES = 1_048_576
-#: The worker's default `SCORER_MAX_RECORDS_PER_MESSAGE`: inline batches never pass it.
-WORKER_MAX_RECORDS_PER_MESSAGE = 10_000
 
 
 class JobSettings(ScorerSettings):
     """Everything `submit`, `status`, `backfill` and `dlq` may need; all optional here."""
 
-    queue_url: str | None = Field(default=None, description="The worker's SQS queue.")
-    dlq_url: str | None = Field(
-        default=None, description="Dead-letter queue; default: the queue's redrive policy."
-    )
-    output_uri: S3Uri | None = Field(
-        default=None, description="s3://bucket/prefix the worker writes results under."
-    )
-    staging_uri: S3Uri | None = Field(
-        default=None,
-        description="Where oversize batches are uploaded; default {output}/{job_id}/_staging.",
-    )
-    model_uri: str = Field(
-        default=str(DEFAULT_MODEL_DIR),
-        description="The model folder or s3:// prefix; backfill reads its model.json version.",
-    )
-    max_message_bytes: int = Field(
-        default=SQS_MAX_MESSAGE_BYTES,
-        ge=1024,
-        le=SQS_MAX_MESSAGE_BYTES,
-        description="A batch whose message body would pass this goes through S3 staging.",
-    )
+    queue_url: str | None = None
+    """The worker's SQS queue."""
+    dlq_url: str | None = None
+    """Dead-letter queue; default: the queue's redrive policy."""
+    output_uri: S3Uri | None = None
+    """s3://bucket/prefix the worker writes results under."""
+    staging_uri: S3Uri | None = None
+    """Where oversize batches are uploaded; default {output}/{job_id}/_staging."""
+    model_uri: str = str(DEFAULT_MODEL_DIR)
+    """The model folder or s3:// prefix; backfill reads its model.json version."""
+    max_message_bytes: int = Field(default=SQS_MAX_MESSAGE_BYTES, ge=1024, le=SQS_MAX_MESSAGE_BYTES)
+    """A batch whose message body would pass this goes through S3 staging."""
     submit_records_per_message: int = Field(
         default=1000,
         ge=1,
-        le=WORKER_MAX_RECORDS_PER_MESSAGE,
+        le=MAX_RECORDS_PER_MESSAGE,  # the worker's default limit: inline batches never pass it
         validation_alias=or_old_name("submit_records_per_message"),
-        description="Records `submit` puts in each batch (one message, one results object).",
     )
-    max_text_bytes: int = Field(
-        default=MAX_TEXT_BYTES,
-        ge=MIN_TEXT_BYTES_LIMIT,
-        le=MAX_TEXT_BYTES_LIMIT,
-        description="The worker's text limit, so submit warns about what it will reject.",
-    )
+    """Records `submit` puts in each batch (one message, one results object)."""
+    max_text_bytes: TextLimit = MAX_TEXT_BYTES
+    """The worker's text limit, so submit warns about what it will reject."""
 
     @field_validator("queue_url", "dlq_url")
     @classmethod
     def _is_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("https://", "http://")):
-            raise ValueError("must be an SQS queue URL (https://sqs.REGION.amazonaws.com/...)")
-        return value
+        return None if value is None else check_queue_url(value)
 
     @property
     def output(self) -> S3Location:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import pytest
 
-from jobs.settings import load_job_settings
+from jobs.settings import JobSettings
 from worker import settings as settings_module
 from worker.settings import ModelSettings, WorkerSettings, load_settings
 
@@ -134,50 +135,55 @@ def test_max_text_bytes_of_64_kib_is_accepted(
 # ------------------------------------------------ renamed variables: old names still work
 
 
-def renamed_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+RENAMED = [  # old name, new name, how a command loads it, the field
+    ("SCORER_BATCH_SIZE", "SCORER_TEXTS_PER_MODEL_CALL", WorkerSettings, "texts_per_model_call"),
+    (
+        "SCORER_SUBMIT_BATCH_SIZE",
+        "SCORER_SUBMIT_RECORDS_PER_MESSAGE",
+        JobSettings,
+        "submit_records_per_message",
+    ),
+]
 
 
-def test_old_batch_size_name_is_read_and_warns_once(
-    required_env: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setenv("SCORER_BATCH_SIZE", "64")
+def load_twice(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, cls: type, **env: str
+) -> tuple[Any, list[str]]:
+    """Settings loaded twice (as `scorer work` then a job command would) and the warnings."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     with caplog.at_level(logging.WARNING):
-        first = load_settings(WorkerSettings)
-        second = load_settings(ModelSettings)
-    assert first.texts_per_model_call == second.texts_per_model_call == 64
-    (warning,) = renamed_warnings(caplog)
-    assert "SCORER_BATCH_SIZE" in warning and "SCORER_TEXTS_PER_MODEL_CALL" in warning
+        first, second = load_settings(cls), load_settings(cls)
+    assert first == second
+    return first, [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
 
 
-def test_new_name_wins_over_the_old_one_and_the_warning_says_so(
-    required_env: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("set_too", "read", "says"), [(None, 64, "still read"), ("32", 32, "ignored: it is set too")]
+)
+@pytest.mark.parametrize(("old", "new", "cls", "field"), RENAMED)
+def test_an_old_name_is_still_read_unless_the_new_one_is_set_and_warns_once(
+    required_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    old: str,
+    new: str,
+    cls: type,
+    field: str,
+    set_too: str | None,
+    read: int,
+    says: str,
 ) -> None:
-    monkeypatch.setenv("SCORER_BATCH_SIZE", "64")
-    monkeypatch.setenv("SCORER_TEXTS_PER_MODEL_CALL", "32")
-    with caplog.at_level(logging.WARNING):
-        assert load_settings(WorkerSettings).texts_per_model_call == 32
-    (warning,) = renamed_warnings(caplog)
-    assert "ignored" in warning
-
-
-def test_old_submit_batch_size_name_is_read_and_warns_once(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setenv("SCORER_SUBMIT_BATCH_SIZE", "700")
-    with caplog.at_level(logging.WARNING):
-        assert load_job_settings().submit_records_per_message == 700
-        assert load_job_settings(submit_records_per_message=5).submit_records_per_message == 5
-    (warning,) = renamed_warnings(caplog)
-    assert "SCORER_SUBMIT_RECORDS_PER_MESSAGE" in warning
+    env = {old: "64", **({new: set_too} if set_too else {})}
+    settings, warnings = load_twice(monkeypatch, caplog, cls, **env)
+    assert getattr(settings, field) == read
+    (warning,) = warnings
+    assert old in warning and new in warning and says in warning
 
 
 def test_the_new_names_do_not_warn(
     required_env: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setenv("SCORER_TEXTS_PER_MODEL_CALL", "64")
-    monkeypatch.setenv("SCORER_SUBMIT_RECORDS_PER_MESSAGE", "700")
-    with caplog.at_level(logging.WARNING):
-        load_settings(WorkerSettings)
-        load_job_settings()
-    assert renamed_warnings(caplog) == []
+    env = {new: "64" for _, new, _, _ in RENAMED}
+    for cls in {cls for _, _, cls, _ in RENAMED}:
+        assert load_twice(monkeypatch, caplog, cls, **env)[1] == []

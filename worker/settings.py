@@ -60,7 +60,9 @@ class ScorerSettings(BaseSettings):
     """`SCORER_` variables; unknown ones are ignored, renamed ones warn once (see `or_old_name`)."""
 
     # populate_by_name: a field with an alias still takes its own name as a keyword (overrides).
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True, use_attribute_docstrings=True
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -78,117 +80,84 @@ class ScorerSettings(BaseSettings):
         return data
 
 
-class ModelSettings(ScorerSettings):
-    """What `scorer score` needs: just the model."""
+#: A count of at least one (records, lines, bytes, connections).
+Positive = Annotated[int, Field(ge=1)]
+#: A TCP port; 0 lets the system pick a free one (tests).
+Port = Annotated[int, Field(ge=0, le=65535)]
+#: Seconds SQS accepts as a visibility timeout (0 to 12 hours).
+VisibilitySeconds = Annotated[int, Field(ge=0, le=43200)]
+#: How long SIGTERM waits for work in flight: under Fargate's 120 s stopTimeout, with room to exit.
+DrainSeconds = Annotated[float, Field(gt=0, le=115)]
+#: The text limit (UTF-8 bytes) within the bounds the record caps are derived for.
+TextLimit = Annotated[int, Field(ge=MIN_TEXT_BYTES_LIMIT, le=MAX_TEXT_BYTES_LIMIT)]
 
-    model_uri: str = Field(
-        default=str(DEFAULT_MODEL_DIR),
-        description="Local SavedModel folder, or s3:// prefix holding one (with model.json).",
-    )
-    model_cache_dir: Path | None = Field(
-        default=None,
-        description="Where an s3:// model is downloaded to (default: a temporary folder).",
-    )
+
+class ModelSettings(ScorerSettings):
+    """What `scorer score` needs: just the model.
+
+    Each field's docstring is its description (`use_attribute_docstrings`).
+    """
+
+    model_uri: str = str(DEFAULT_MODEL_DIR)
+    """Local SavedModel folder, or s3:// prefix holding one (with model.json)."""
+    model_cache_dir: Path | None = None
+    """Where an s3:// model is downloaded to (default: a temporary folder)."""
     texts_per_model_call: int = Field(
-        default=256,
-        ge=1,
-        le=8192,
-        validation_alias=or_old_name("texts_per_model_call"),
-        description="Texts per call of the model (its tensor's first dimension).",
+        default=256, ge=1, le=8192, validation_alias=or_old_name("texts_per_model_call")
     )
-    scoring_threads: int = Field(
-        default_factory=default_worker_threads,
-        ge=1,
-        le=64,
-        description="Concurrent model calls (default: the CPUs this task may use).",
-    )
-    max_text_bytes: int = Field(
-        default=MAX_TEXT_BYTES,
-        ge=MIN_TEXT_BYTES_LIMIT,
-        le=MAX_TEXT_BYTES_LIMIT,
-        description="Longer texts (UTF-8 bytes) are rejected to the errors file.",
-    )
+    """Texts per call of the model (its tensor's first dimension)."""
+    scoring_threads: int = Field(default_factory=default_worker_threads, ge=1, le=64)
+    """Concurrent model calls (default: the CPUs this task may use)."""
+    max_text_bytes: TextLimit = MAX_TEXT_BYTES
+    """Longer texts (UTF-8 bytes) are rejected to the errors file."""
 
 
 class WorkerSettings(ModelSettings):
     """Everything `scorer work` needs."""
 
-    queue_url: str = Field(description="URL of the SQS queue to consume.")
-    output_uri: S3Uri = Field(description="s3://bucket/prefix under which results are written.")
-    allowed_input_uris: Annotated[list[S3Uri], NoDecode] = Field(
-        default_factory=list,
-        description="Comma-separated s3:// prefixes the worker may read bulk input from.",
-    )
-    dlq_url: str | None = Field(
-        default=None,
-        description="Dead-letter queue URL; default: the one the queue's redrive policy names.",
-    )
-    health_port: int = Field(default=8080, ge=0, le=65535, description="Port of /healthz.")
-    health_host: str = Field(default="0.0.0.0", description="Address the health server binds.")
+    queue_url: str
+    """URL of the SQS queue to consume."""
+    output_uri: S3Uri
+    """s3://bucket/prefix under which results are written."""
+    allowed_input_uris: Annotated[list[S3Uri], NoDecode] = Field(default_factory=list)
+    """Comma-separated s3:// prefixes the worker may read bulk input from."""
+    dlq_url: str | None = None
+    """Dead-letter queue URL; default: the one the queue's redrive policy names."""
+    health_port: Port = 8080
+    """Port of /healthz."""
+    health_host: str = "0.0.0.0"
+    """Address the health server binds."""
     # A stop waits for the receive under way (a message SQS hands to a poll nobody reads would
     # stay invisible for the whole visibility timeout), so this wait is also how long an idle
     # worker takes to stop: 5 s fits in `docker stop`'s 10 s; 20 s would not. It costs nothing
     # in latency (a long poll returns as soon as a message arrives), only 12 empty receives a
     # minute per idle worker instead of 3.
-    wait_time_seconds: int = Field(
-        default=5,
-        ge=0,
-        le=20,
-        description="SQS long-poll wait per receive; also how long an idle worker takes to stop.",
-    )
-    visibility_timeout: int = Field(
-        default=120,
-        ge=1,
-        le=43200,
-        description="Seconds a received message stays invisible; the heartbeat renews it.",
-    )
-    heartbeat_fraction: float = Field(
-        default=0.5,
-        gt=0,
-        lt=1,
-        description="Extend visibility once this fraction of the timeout has passed.",
-    )
-    max_in_flight: int = Field(
-        default=32, ge=1, le=1000, description="Messages received and not yet finished."
-    )
+    wait_time_seconds: int = Field(default=5, ge=0, le=20)
+    """SQS long-poll wait per receive; also how long an idle worker takes to stop."""
+    visibility_timeout: int = Field(default=120, ge=1, le=43200)
+    """Seconds a received message stays invisible; the heartbeat renews it."""
+    heartbeat_fraction: float = Field(default=0.5, gt=0, lt=1)
+    """Extend visibility once this fraction of the timeout has passed."""
+    max_in_flight: int = Field(default=32, ge=1, le=1000)
+    """Messages received and not yet finished."""
     max_records_per_message: int = Field(
-        default=MAX_RECORDS_PER_MESSAGE,
-        ge=1,
-        le=MAX_RECORDS_PER_MESSAGE,
-        description="Inline records above this send the message to the DLQ.",
+        default=MAX_RECORDS_PER_MESSAGE, ge=1, le=MAX_RECORDS_PER_MESSAGE
     )
-    max_records_per_input: int = Field(
-        default=5_000_000,
-        ge=1,
-        description="Lines (blank ones included) or records read from one S3 input at most.",
-    )
-    max_input_bytes: int = Field(
-        default=2 * 1024**3,
-        ge=1,
-        description="Decompressed bytes read from one S3 input at most (gzip-bomb guard).",
-    )
-    retry_delay_seconds: int = Field(
-        default=10,
-        ge=0,
-        le=43200,
-        description="Visibility set after a transient failure, before the message is retried.",
-    )
-    drain_timeout: float = Field(
-        default=25.0,
-        gt=0,
-        le=115,
-        description="Seconds SIGTERM waits for in-flight messages before releasing them.",
-    )
-    part_size_bytes: int = Field(
-        default=8 * 1024**2,
-        ge=5 * 1024**2,
-        description="Multipart upload part size for large result objects.",
-    )
-    exit_when_idle: bool = Field(
-        default=False,
-        description="Exit 0 once the queue is empty and nothing is in flight (batch runs).",
-    )
-    metrics_namespace: str = Field(default="Scorer", description="CloudWatch EMF namespace.")
+    """Inline records above this send the message to the DLQ."""
+    max_records_per_input: Positive = 5_000_000
+    """Lines (blank ones included) or records read from one S3 input at most."""
+    max_input_bytes: Positive = 2 * 1024**3
+    """Decompressed bytes read from one S3 input at most (gzip-bomb guard)."""
+    retry_delay_seconds: VisibilitySeconds = 10
+    """Visibility set after a transient failure, before the message is retried."""
+    drain_timeout: DrainSeconds = 25.0
+    """Seconds SIGTERM waits for in-flight messages before releasing them."""
+    part_size_bytes: int = Field(default=8 * 1024**2, ge=5 * 1024**2)
+    """Multipart upload part size for large result objects (S3's minimum part is 5 MiB)."""
+    exit_when_idle: bool = False
+    """Exit 0 once the queue is empty and nothing is in flight (batch runs)."""
+    metrics_namespace: str = "Scorer"
+    """CloudWatch EMF namespace."""
 
     @field_validator("allowed_input_uris", mode="before")
     @classmethod
@@ -200,34 +169,29 @@ class WorkerSettings(ModelSettings):
     @field_validator("queue_url")
     @classmethod
     def _queue_url_is_url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must be an SQS queue URL (https://sqs.REGION.amazonaws.com/...)")
-        return value
+        return check_queue_url(value)
 
 
 class ServeSettings(ModelSettings):
     """Everything `scorer serve` needs: the model, the address, and the request limits."""
 
-    serve_host: str = Field(default="0.0.0.0", description="Address `scorer serve` binds.")
-    serve_port: int = Field(default=8000, ge=0, le=65535, description="Port of `scorer serve`.")
-    serve_max_body_bytes: int = Field(
-        default=8 * 1024**2,
-        ge=1024,
-        description="Request bodies larger than this are refused with 413.",
-    )
-    serve_max_connections: int = Field(
-        default=1000,
-        ge=1,
-        description="Open connections at most; past it the server answers 503 at once.",
-    )
-    serve_drain_timeout: float = Field(
-        default=25.0,
-        gt=0,
-        le=115,
-        description="Seconds SIGTERM waits for in-flight requests to be answered.",
-    )
-    # The same record rule, variable and default as the worker's (defined once, there).
-    max_text_bytes: int = WorkerSettings.model_fields["max_text_bytes"]  # type: ignore[assignment]
+    serve_host: str = "0.0.0.0"
+    """Address `scorer serve` binds."""
+    serve_port: Port = 8000
+    """Port of `scorer serve`."""
+    serve_max_body_bytes: int = Field(default=8 * 1024**2, ge=1024)
+    """Request bodies larger than this are refused with 413."""
+    serve_max_connections: Positive = 1000
+    """Open connections at most; past it the server answers 503 at once."""
+    serve_drain_timeout: DrainSeconds = 25.0
+    """Seconds SIGTERM waits for in-flight requests to be answered."""
+
+
+def check_queue_url(value: str) -> str:
+    """An SQS queue URL, or a ValueError that says what one looks like."""
+    if not value.startswith(("https://", "http://")):
+        raise ValueError("must be an SQS queue URL (https://sqs.REGION.amazonaws.com/...)")
+    return value
 
 
 def load_settings(cls: type[SettingsT], **overrides: object) -> SettingsT:
@@ -268,6 +232,8 @@ __all__ = [
     "S3Uri",
     "ScorerSettings",
     "ServeSettings",
+    "TextLimit",
     "WorkerSettings",
+    "check_queue_url",
     "load_settings",
 ]
