@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
+from loop_helpers import WAIT, Stats, make_worker
 
-from worker.health import HealthState
-from worker.loop import LoopSettings, Worker
+from worker.loop import Worker
 from worker.loop_protocols import Outcome
 from worker.memory_queue import MemoryQueue
-from worker.observability import WorkerMetrics
 from worker.processing import BatchAborted, BatchSummary, PoisonMessage
-from worker.protection import ScaleInProtection
-
-WAIT = 10.0  # seconds before a stuck test gives up; never reached when the code works
 
 
 class FakeClock:
@@ -33,13 +28,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-@dataclass
-class Stats:
-    model_calls: int = 0
-    texts_scored: int = 0
-    busy_seconds: float = 0.0
 
 
 class ScriptedProcessor:
@@ -67,20 +55,6 @@ class ScriptedProcessor:
         return BatchSummary("job", body, 2, 0, f"s3://b/results/job/{body}.jsonl.gz", None, 0.0)
 
 
-def loop_settings(**changes: float | int | bool) -> LoopSettings:
-    values: dict[str, float | int | bool] = {
-        "wait_time_seconds": 0,  # these queues are in memory: no poll to wait out at the end
-        "visibility_timeout": 30,
-        "heartbeat_fraction": 0.5,
-        "max_in_flight": 8,
-        "retry_delay_seconds": 0,
-        "drain_timeout": WAIT,
-        "exit_when_idle": True,
-        **changes,
-    }
-    return LoopSettings(**values)  # type: ignore[arg-type]
-
-
 @pytest.fixture(autouse=True)
 def _no_emf_output(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
@@ -98,20 +72,6 @@ def queue(clock: FakeClock) -> MemoryQueue:
     )
 
 
-def make_worker(
-    queue: MemoryQueue, processor: ScriptedProcessor, clock: FakeClock, **settings: float
-) -> Worker:
-    return Worker(
-        queue=queue,
-        processor=processor,
-        settings=loop_settings(**settings),
-        health=HealthState(stale_after=60),
-        metrics=WorkerMetrics("scorer-test"),
-        protection=ScaleInProtection(agent_uri=""),
-        clock=clock,
-    )
-
-
 @pytest.fixture
 def running() -> Iterator[list[threading.Thread]]:
     threads: list[threading.Thread] = []
@@ -126,6 +86,20 @@ def start(worker: Worker, running: list[threading.Thread]) -> threading.Thread:
     thread.start()
     running.append(thread)
     return thread
+
+
+def start_on_a_blocked_message(
+    queue: MemoryQueue, clock: FakeClock, running: list[threading.Thread], **settings: float
+) -> tuple[Worker, ScriptedProcessor, threading.Thread]:
+    """A long-running worker that has started processing `block-1` (it waits for `release`)."""
+    queue.send("block-1")
+    processor = ScriptedProcessor()
+    worker = make_worker(
+        queue, processor, clock, exit_when_idle=False, wait_time_seconds=1, **settings
+    )
+    thread = start(worker, running)
+    assert processor.started.wait(WAIT)
+    return worker, processor, thread
 
 
 def test_scored_messages_are_deleted_and_counted(
@@ -185,13 +159,7 @@ def test_a_transient_failure_is_retried_until_the_redrive_policy_moves_it(
 def test_a_message_unfinished_at_the_drain_deadline_is_released_and_aborted(
     queue: MemoryQueue, clock: FakeClock, running: list[threading.Thread]
 ) -> None:
-    queue.send("block-1")
-    processor = ScriptedProcessor()
-    worker = make_worker(
-        queue, processor, clock, drain_timeout=0.0, exit_when_idle=False, wait_time_seconds=1
-    )
-    thread = start(worker, running)
-    assert processor.started.wait(WAIT)
+    worker, _, thread = start_on_a_blocked_message(queue, clock, running, drain_timeout=0.0)
     worker.stop()
     thread.join(timeout=WAIT)
 
@@ -205,13 +173,7 @@ def test_a_message_unfinished_at_the_drain_deadline_is_released_and_aborted(
 def test_the_heartbeat_keeps_a_long_message_invisible(
     queue: MemoryQueue, clock: FakeClock, running: list[threading.Thread]
 ) -> None:
-    queue.send("block-1")
-    processor = ScriptedProcessor()
-    worker = make_worker(
-        queue, processor, clock, visibility_timeout=2, exit_when_idle=False, wait_time_seconds=1
-    )
-    start(worker, running)
-    assert processor.started.wait(WAIT)
+    worker, processor, _ = start_on_a_blocked_message(queue, clock, running, visibility_timeout=2)
 
     clock.advance(1.2)  # past heartbeat_fraction of the 2 s timeout
     assert queue.wait_for(lambda: any(c.seconds == 2 for c in queue.visibility_changes))

@@ -8,22 +8,17 @@ import threading
 from typing import Any
 
 import pytest
+from loop_helpers import WAIT, Stats, make_worker
 
-from worker.health import HealthState
-from worker.loop import LoopSettings, Worker
-from worker.observability import WorkerMetrics
 from worker.processing import BatchSummary
-from worker.protection import ScaleInProtection
 from worker.sqs import SqsQueue
-
-WAIT = 10.0  # seconds before a stuck test gives up; never reached when the code works
 
 
 class OneAtATimeProcessor:
     """Finishes one message per `finish_one()` call, in any order the worker started them."""
 
     def __init__(self) -> None:
-        self.scorer = type("Stats", (), {"model_calls": 0, "texts_scored": 0, "busy_seconds": 0})
+        self.scorer = Stats()
         self._permits = threading.Semaphore(0)
         self._done = threading.Condition()
         self.finished = 0
@@ -63,21 +58,9 @@ def test_receives_wait_for_half_the_slots_instead_of_one_call_per_finished_messa
 
     queue.receive = counting_receive  # type: ignore[method-assign]
     processor = OneAtATimeProcessor()
-    worker = Worker(
-        queue=queue,
-        processor=processor,  # type: ignore[arg-type]
-        settings=LoopSettings(
-            wait_time_seconds=1,  # long polls, as deployed (0 would spin on an empty queue)
-            visibility_timeout=60,
-            heartbeat_fraction=0.5,
-            max_in_flight=8,
-            retry_delay_seconds=1,
-            drain_timeout=WAIT,
-            exit_when_idle=True,
-        ),
-        health=HealthState(stale_after=60),
-        metrics=WorkerMetrics("scorer-test"),
-        protection=ScaleInProtection(agent_uri=""),
+    # Long polls, as deployed (0 would spin on an empty queue).
+    worker = make_worker(
+        queue, processor, wait_time_seconds=1, visibility_timeout=60, max_in_flight=8
     )
     runner = threading.Thread(target=worker.run)
     runner.start()

@@ -12,15 +12,12 @@ import threading
 from typing import Any
 
 import pytest
+from loop_helpers import WAIT, Stats, make_worker
 
-from worker.health import HealthState
-from worker.loop import LoopSettings, Worker
-from worker.observability import WorkerMetrics
-from worker.protection import ScaleInProtection
+from worker.loop import Worker
 from worker.settings import WorkerSettings
 from worker.sqs import SqsQueue
 
-WAIT = 10.0  # seconds before a stuck test gives up; never reached when the code works
 DOCKER_STOP_TIMEOUT = 10  # `docker stop`'s default grace period before SIGKILL
 SHUTDOWN_ALLOWANCE = 3  # drain of an idle worker, health server, interpreter exit
 
@@ -28,28 +25,19 @@ SHUTDOWN_ALLOWANCE = 3  # drain of an idle worker, health server, interpreter ex
 class NeverCalledProcessor:
     """A message handed to processing after the stop would be a bug."""
 
-    scorer = type("Stats", (), {"model_calls": 0, "texts_scored": 0, "busy_seconds": 0})
+    scorer = Stats()
 
     def process(self, body: str, abort: threading.Event | None = None) -> Any:
         raise AssertionError(f"processed {body!r} after the stop")
 
 
 def _worker(queue: SqsQueue) -> Worker:
-    return Worker(
-        queue=queue,
-        processor=NeverCalledProcessor(),  # type: ignore[arg-type]
-        settings=LoopSettings(
-            wait_time_seconds=1,
-            visibility_timeout=300,  # a stranded message would stay hidden for the whole test
-            heartbeat_fraction=0.5,
-            max_in_flight=8,
-            retry_delay_seconds=1,
-            drain_timeout=WAIT,
-            exit_when_idle=False,
-        ),
-        health=HealthState(stale_after=60),
-        metrics=WorkerMetrics("scorer-test"),
-        protection=ScaleInProtection(agent_uri=""),
+    return make_worker(
+        queue,
+        NeverCalledProcessor(),
+        wait_time_seconds=1,
+        visibility_timeout=300,  # a stranded message would stay hidden for the whole test
+        exit_when_idle=False,
     )
 
 
