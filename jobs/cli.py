@@ -55,10 +55,38 @@ def _queue_flags(parser: argparse.ArgumentParser, output: bool = True, dlq: bool
         )
 
 
+def _command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    handler: Any,
+    help: str,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(name, help=help, description=description)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _json_flag(parser: argparse.ArgumentParser, what: str = "print the summary as JSON") -> None:
+    parser.add_argument("--json", action="store_true", help=f"{what} (the default off a terminal)")
+
+
+def _record_fields(parser: argparse.ArgumentParser, formats: bool = True) -> None:
+    """How to read an input file: its format and which keys (or columns) hold id and text."""
+    if formats:
+        parser.add_argument(
+            "--format", choices=["jsonl", "csv"], help="default: from the extension"
+        )
+    parser.add_argument("--id-field", default="id", help="the id column or key (default: id)")
+    parser.add_argument("--text-field", default="text", help="the text column or key")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds this package's subcommands; each imports its module only when run."""
-    demo = subparsers.add_parser(
+    demo = _command(
+        subparsers,
         "demo",
+        _demo,
         help="the whole system on an embedded moto server: queue, DLQ, bucket, worker",
     )
     demo.add_argument(
@@ -74,13 +102,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="with --input: where results.jsonl, errors.jsonl, report.html go "
         "(default: scored-JOB_ID)",
     )
-    demo.add_argument("--format", choices=["jsonl", "csv"], help="default: from the extension")
-    demo.add_argument("--id-field", default="id", help="the id column or key (default: id)")
-    demo.add_argument("--text-field", default="text", help="the text column or key")
-    demo.set_defaults(handler=_demo)
+    _record_fields(demo)
 
-    submit = subparsers.add_parser(
+    submit = _command(
+        subparsers,
         "submit",
+        _submit,
         help="put a JSON Lines or CSV file (local or s3://, .gz too) on the queue",
         description=(
             "Checks the whole file first (nothing is sent when it fails), writes the job "
@@ -89,9 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     submit.add_argument("source", help="a local path or s3:// URI (.jsonl, .csv, .gz)")
     submit.add_argument("--job-id", required=True, type=_safe_id)
-    submit.add_argument("--format", choices=["jsonl", "csv"], help="default: from the extension")
-    submit.add_argument("--id-field", default="id", help="the id column or key (default: id)")
-    submit.add_argument("--text-field", default="text", help="the text column or key")
+    _record_fields(submit)
     submit.add_argument(
         "--records-per-message",
         "--batch-size",  # its old name, still accepted
@@ -121,14 +146,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="send even when ids repeat across the file (each copy is scored)",
     )
     submit.add_argument("--dry-run", action="store_true", help="check and plan; send nothing")
-    submit.add_argument(
-        "--json", action="store_true", help="print the summary as JSON (the default off a terminal)"
-    )
+    _json_flag(submit)
     _queue_flags(submit)
-    submit.set_defaults(handler=_submit)
 
-    status = subparsers.add_parser(
+    status = _command(
+        subparsers,
         "status",
+        _status,
         help="batches done, pending and failed of a job; writes _SUCCESS when complete",
         description=(
             "Exit codes: 0 complete (or running, without --wait), 1 a batch failed (its "
@@ -146,14 +170,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument(
         "--interval", type=float, default=5.0, help="seconds between polls (default: %(default)s)"
     )
-    status.add_argument(
-        "--json", action="store_true", help="print the status as JSON (the default off a terminal)"
-    )
+    _json_flag(status, "print the status as JSON")
     _queue_flags(status, dlq=True)
-    status.set_defaults(handler=_status)
 
-    backfill = subparsers.add_parser(
+    backfill = _command(
+        subparsers,
         "backfill",
+        _backfill,
         help="enqueue every .jsonl/.csv(.gz) object under an S3 prefix not yet scored",
         description=(
             "One message per object; objects already scored by the current model version "
@@ -173,16 +196,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     backfill.add_argument("--force", action="store_true", help="enqueue even what is scored")
     backfill.add_argument("--dry-run", action="store_true", help="list what would be sent")
-    backfill.add_argument(
-        "--json", action="store_true", help="JSON log lines (the default off a terminal)"
-    )
-    backfill.add_argument("--id-field", default="id")
-    backfill.add_argument("--text-field", default="text")
+    _json_flag(backfill, "JSON log lines")
+    _record_fields(backfill, formats=False)  # each object's format: from its key's extension
     _queue_flags(backfill)
-    backfill.set_defaults(handler=_backfill)
 
-    results = subparsers.add_parser(
+    results = _command(
+        subparsers,
         "results",
+        _results,
         help="every result line of a job in batch order (--errors: rejected records and why)",
         description=(
             "Streams each results object of the job (batch order: the manifest's), so a job "
@@ -201,44 +222,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--errors", action="store_true", help="the rejected records (batch, id, error, index)"
     )
     _queue_flags(results, dlq=False)
-    results.set_defaults(handler=_results)
 
-    report = subparsers.add_parser(
+    report = _command(
+        subparsers,
         "report",
+        _report,
         help="a self-contained HTML page about a job: counts, labels, score histogram, batches",
         description="Needs matplotlib (pip install 'scorer[report]'). Exit 2: no such job.",
     )
     report.add_argument("job_id", type=_safe_id)
     report.add_argument("--output", help="the HTML file to write (default: JOB_ID.html)")
-    report.add_argument(
-        "--json", action="store_true", help="print the summary as JSON (default off a terminal)"
-    )
+    _json_flag(report)
     _queue_flags(report, dlq=True)
-    report.set_defaults(handler=_report)
 
     dlq = subparsers.add_parser("dlq", help="look at or redrive the dead-letter queue")
     actions = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
-    listing = actions.add_parser(
-        "list", help="the DLQ's messages and reasons, without consuming them"
+    listing = _command(
+        actions, "list", _dlq_list, help="the DLQ's messages and reasons, without consuming them"
     )
     listing.add_argument("--max", type=_positive_int, help="show at most this many")
-    listing.add_argument(
-        "--json", action="store_true", help="one JSON object per message (default off a terminal)"
-    )
+    _json_flag(listing, "one JSON object per message")
     _queue_flags(listing, output=False, dlq=True)
-    listing.set_defaults(handler=_dlq_list)
-    redrive = actions.add_parser("redrive", help="move the DLQ's messages back to the queue")
+    redrive = _command(
+        actions, "redrive", _dlq_redrive, help="move the DLQ's messages back to the queue"
+    )
     redrive.add_argument("--max", type=_positive_int, help="move at most this many")
     redrive.add_argument(
         "--no-move-task",
         action="store_true",
         help="move by receive/send/delete even where SQS's message move task exists",
     )
-    redrive.add_argument(
-        "--json", action="store_true", help="print the result as JSON (default off a terminal)"
-    )
+    _json_flag(redrive, "print the result as JSON")
     _queue_flags(redrive, output=False, dlq=True)
-    redrive.set_defaults(handler=_dlq_redrive)
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
