@@ -7,6 +7,7 @@ import sys
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,55 @@ __all__ = ["REGION", "Stack", "create_stack"]
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir: Path) -> Any:
+    """The tiny SavedModel, loaded once (loading TensorFlow takes seconds)."""
+    from worker.model import load_model
+
+    return load_model(str(tiny_model_dir))
+
+
+#: `make_processor(threads=2, **limits)`: the worker's BatchProcessor over the tiny model.
+MakeProcessor = Callable[..., Any]
+
+
+@pytest.fixture
+def make_processor(tiny_model: Any, inprocess_stack: Stack) -> Iterator[MakeProcessor]:
+    """BatchProcessors writing to the in-process stack, reading inputs under `inputs/`.
+
+    Small limits by default (100 records a message, 1,000 lines or 1 MiB an input), so tests
+    reach them cheaply; a test passes the ones it needs larger. Scorers close at teardown.
+    """
+    from schemas.uris import parse_s3_uri
+    from worker.processing import BatchProcessor
+    from worker.scoring import BatchingScorer
+
+    scorers: list[BatchingScorer] = []
+
+    def make(threads: int = 2, **limits: int) -> BatchProcessor:
+        scorers.append(BatchingScorer(tiny_model.score, batch_size=4, threads=threads))
+        settings = {
+            "max_records_per_message": 100,
+            "max_records_per_input": 1000,
+            "max_input_bytes": 1024 * 1024,
+            "max_text_bytes": 64 * 1024,
+            "part_size": 5 * 1024 * 1024,
+            **limits,
+        }
+        return BatchProcessor(
+            scorer=scorers[-1],
+            model_version=tiny_model.version,
+            threshold=tiny_model.threshold,
+            output=parse_s3_uri(inprocess_stack.output_uri),
+            allowed_inputs=[parse_s3_uri(f"s3://{inprocess_stack.bucket}/inputs")],
+            **settings,
+        )
+
+    yield make
+    for scorer in scorers:
+        scorer.close()
 
 
 @pytest.fixture(autouse=True)

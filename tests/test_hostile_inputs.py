@@ -12,12 +12,10 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Stack
+from conftest import MakeProcessor, Stack
 
 from jobs.dlq import parse_dead_letter, peek, redrive
 from schemas.layout import result_locations
@@ -26,38 +24,20 @@ from schemas.uris import parse_s3_uri
 from worker.health import HealthState
 from worker.inputs import MAX_CSV_COLUMNS, InputError, iter_csv, iter_jsonl
 from worker.loop import LoopSettings, Worker
-from worker.model import load_model
 from worker.observability import WorkerMetrics
 from worker.processing import BatchProcessor, PoisonMessage, parse_request
 from worker.protection import ScaleInProtection
 from worker.record_checks import Rejected
-from worker.scoring import BatchingScorer
 from worker.settings import WorkerSettings
 from worker.sqs import MAX_REASON_CHARS, Message, SqsQueue, dead_letter_attributes
 from worker.terminal_text import printable
 
 
-@pytest.fixture(scope="module")
-def model(tiny_model_dir: Path) -> Any:
-    return load_model(str(tiny_model_dir))
-
-
 @pytest.fixture
-def processor(model: Any, inprocess_stack: Stack) -> Iterator[BatchProcessor]:
-    scorer = BatchingScorer(model.score, batch_size=4, threads=1)
-    yield BatchProcessor(
-        scorer=scorer,
-        model_version=model.version,
-        threshold=model.threshold,
-        output=parse_s3_uri(inprocess_stack.output_uri),
-        allowed_inputs=[parse_s3_uri(f"s3://{inprocess_stack.bucket}/inputs")],
-        max_records_per_message=10_000,
-        max_records_per_input=1000,
-        max_input_bytes=64 * 1024 * 1024,
-        max_text_bytes=64 * 1024,
-        part_size=5 * 1024 * 1024,
+def processor(make_processor: MakeProcessor) -> BatchProcessor:
+    return make_processor(
+        threads=1, max_records_per_message=10_000, max_input_bytes=64 * 1024 * 1024
     )
-    scorer.close()
 
 
 def body(**fields: object) -> str:

@@ -4,41 +4,21 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Stack
+from conftest import MakeProcessor, Stack
 
 from schemas.uris import parse_s3_uri
 from worker.inputs import InputError
 from worker.model import ModelLoadError, load_model
 from worker.processing import BatchProcessor, PoisonMessage
-from worker.scoring import BatchingScorer
-
-
-@pytest.fixture(scope="module")
-def model(tiny_model_dir: Path):
-    return load_model(str(tiny_model_dir))
 
 
 @pytest.fixture
-def processor(model, inprocess_stack: Stack) -> Iterator[BatchProcessor]:
-    scorer = BatchingScorer(model.score, batch_size=4, threads=2)
-    yield BatchProcessor(
-        scorer=scorer,
-        model_version=model.version,
-        threshold=model.threshold,
-        output=parse_s3_uri(inprocess_stack.output_uri),
-        allowed_inputs=[parse_s3_uri(f"s3://{inprocess_stack.bucket}/inputs")],
-        max_records_per_message=100,
-        max_records_per_input=1000,
-        max_input_bytes=1024 * 1024,
-        max_text_bytes=64 * 1024,
-        part_size=5 * 1024 * 1024,
-    )
-    scorer.close()
+def processor(make_processor: MakeProcessor) -> BatchProcessor:
+    return make_processor()  # 100 records a message, 1,000 lines or 1 MiB an input
 
 
 def body(**fields: object) -> str:

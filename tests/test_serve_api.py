@@ -22,7 +22,7 @@ import uvicorn
 from schemas.records import ErrorRecord, ResultRecord
 from schemas.serving import MAX_RECORDS_PER_REQUEST, ServeRequest, ServeResponse
 from worker.local.worker_process import free_port
-from worker.model import SentimentModel, load_model
+from worker.model import SentimentModel
 from worker.scoring import BatchingScorer
 from worker.serve.app import ServeState, build_app
 from worker.serve.request_scorer import RequestScorer
@@ -30,11 +30,6 @@ from worker.serve.request_scorer import RequestScorer
 WAIT = 30.0
 MAX_TEXT_BYTES = 64 * 1024
 MAX_BODY_BYTES = 256 * 1024
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tiny_model_dir: Path) -> SentimentModel:
-    return load_model(str(tiny_model_dir))
 
 
 class Server:
