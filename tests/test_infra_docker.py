@@ -164,12 +164,24 @@ def healthcheck_command() -> list[str]:
     return [sys.executable, *command[1:]]
 
 
-def test_healthcheck_passes_when_healthz_answers_and_fails_when_it_does_not() -> None:
+@pytest.mark.parametrize(
+    "serving_on",
+    [
+        "SCORER_HEALTH_PORT",  # `scorer work`: its health server
+        "SCORER_SERVE_PORT",  # `scorer serve`: nothing on the health port, /healthz on its own
+    ],
+)
+def test_healthcheck_passes_when_healthz_answers_and_fails_when_it_does_not(
+    serving_on: str,
+) -> None:
+    """The one HEALTHCHECK of the image: the worker's health port, else SCORER_SERVE_PORT."""
+    from worker.local.worker_process import free_port
+
     server = HTTPServer(("127.0.0.1", 0), _Healthz)
     port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    env = {**os.environ, "SCORER_HEALTH_PORT": str(port)}
+    env = {**os.environ, "SCORER_HEALTH_PORT": str(free_port()), serving_on: str(port)}
     try:
         ok = subprocess.run(healthcheck_command(), env=env, capture_output=True, timeout=30)
         assert ok.returncode == 0, ok.stderr

@@ -69,31 +69,3 @@ def test_serve_runs_zero_tasks_unless_asked_and_drains_within_its_stop_timeout()
         "deregistration_delay.timeout_seconds"
     ]
     assert int(delay) < float(drain) < container["StopTimeout"]
-
-
-def test_image_healthcheck_also_passes_for_scorer_serve_on_its_own_port() -> None:
-    """The one HEALTHCHECK of the image: the worker's health port, else SCORER_SERVE_PORT."""
-    import os
-    import subprocess
-    import threading
-    from http.server import HTTPServer
-
-    from test_infra_docker import _Healthz, healthcheck_command
-
-    from worker.local.worker_process import free_port
-
-    server = HTTPServer(("127.0.0.1", 0), _Healthz)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {
-        **os.environ,
-        "SCORER_HEALTH_PORT": str(free_port()),  # nothing there: a `serve` container
-        "SCORER_SERVE_PORT": str(server.server_address[1]),
-    }
-    try:
-        ok = subprocess.run(healthcheck_command(), env=env, capture_output=True, timeout=30)
-        assert ok.returncode == 0, ok.stderr
-    finally:
-        server.shutdown()
-        server.server_close()
-    down = subprocess.run(healthcheck_command(), env=env, capture_output=True, timeout=30)
-    assert down.returncode != 0
