@@ -13,9 +13,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fuzz import strategies
+from fuzz.strategies import json_scalars, unicode_text
 from fuzz.verdicts import schema_accepts, worker_accepts
 
-texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
+texts = unicode_text(max_size=20)
 id_chars = st.sampled_from([*"abcXYZ019._-/\\ \n\t\x00é\uff0e\u2028", "..", "."])
 ids = st.one_of(
     st.lists(id_chars, min_size=0, max_size=8).map("".join),
@@ -32,16 +34,7 @@ uris = st.one_of(
     st.builds(lambda rest: "s3://in-bucket/" + rest, st.lists(uri_parts, max_size=4).map("".join)),
     st.integers(),
 )
-json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), texts
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda children: st.one_of(
-        st.lists(children, max_size=3), st.dictionaries(texts, children, max_size=3)
-    ),
-    max_leaves=10,
-)
+json_values = strategies.json_values(texts, max_size=3, max_leaves=10)
 input_refs = st.one_of(
     st.fixed_dictionaries(
         {"uri": uris, "format": st.sampled_from(["jsonl", "csv", "xml", 1])},
@@ -61,7 +54,7 @@ records = st.one_of(
 messages = st.fixed_dictionaries(
     {},
     optional={
-        "version": st.one_of(st.sampled_from([1, 1.0, 2, True, "1", None]), json_scalars),
+        "version": st.one_of(st.sampled_from([1, 1.0, 2, True, "1", None]), json_scalars(texts)),
         "job_id": ids,
         "batch_id": ids,
         "records": records,

@@ -17,6 +17,8 @@ from typing import Any
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from fuzz import strategies
+from fuzz.strategies import unicode_text
 from schemas.records import MAX_ID_CHARS
 from worker.inputs import InputError, iter_csv, iter_jsonl, max_csv_row_bytes
 from worker.record_checks import Record, RecordChecker, Rejected
@@ -26,22 +28,12 @@ MAX_TEXT = 64 * 1024
 LINE_CAP = 512  # small, so the long-line path is exercised often
 ROW_CAP = max_csv_row_bytes(MAX_TEXT)
 
-# Text as producers write it: any Unicode scalar (no lone surrogates: they cannot be UTF-8).
-texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+texts = unicode_text(max_size=40)
 ids = st.one_of(
-    st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=12),
+    unicode_text(min_size=1, max_size=12),
     st.integers(min_value=-(10**12), max_value=10**12),
 )
-json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), texts
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(texts, children, max_size=4)
-    ),
-    max_leaves=20,
-)
+json_values = strategies.json_values(texts, max_size=4, max_leaves=20)
 raw_records = st.one_of(
     st.fixed_dictionaries({"id": ids, "text": texts}),
     st.fixed_dictionaries({"id": json_values, "text": json_values}),
@@ -107,7 +99,7 @@ def test_jsonl_blank_lines_count_toward_the_line_limit(lines: list[bytes]) -> No
 
 # -- CSV -------------------------------------------------------------------------------------
 
-csv_texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)
+csv_texts = unicode_text(max_size=60)
 
 
 def write_csv(rows: list[tuple[str, str]], terminator: str) -> bytes:
