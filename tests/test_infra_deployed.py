@@ -420,6 +420,15 @@ def read_results(stack: Deployed, key: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in gzip.decompress(data).decode().splitlines()]
 
 
+def finished_status(stack: Deployed, job_id: str) -> dict[str, Any]:
+    """`scorer status JOB --wait --json` as an operator runs it: the job's final status."""
+    waited = stack.scorer(
+        "status", job_id, "--wait", "--timeout", "120", "--interval", "0.5", "--json"
+    )
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    return json.loads(waited.stdout)
+
+
 def reviews(count: int, start: int = 0) -> list[dict[str, str]]:
     texts = [
         json.loads(line)["text"]
@@ -479,11 +488,7 @@ def test_staged_submit_completes_with_every_record_scored(
     admin_s3 = deployed.client("s3", deployed.admin)
     admin_s3.head_object(Bucket=deployed.bucket, Key=staged)  # it went through S3
 
-    waited = deployed.scorer(
-        "status", "staged-1", "--wait", "--timeout", "120", "--interval", "0.5", "--json"
-    )
-    assert waited.returncode == 0, waited.stdout + waited.stderr
-    status = json.loads(waited.stdout)
+    status = finished_status(deployed, "staged-1")
     assert status["outcome"] == "complete"
     assert (status["done"], status["batches"], status["failed"]) == (2, 2, [])
     assert status["records_scored"] == len(records)
@@ -521,10 +526,7 @@ def test_nightly_backfill_scores_each_object_once(deployed: Deployed, tmp_path: 
 
     first = deployed.run_backfill()
     assert (first["objects"], first["enqueued"], first["already_scored"]) == (3, 3, 0)
-    waited = deployed.scorer(
-        "status", job_id, "--wait", "--timeout", "120", "--interval", "0.5", "--json"
-    )
-    status = json.loads(waited.stdout)
+    status = finished_status(deployed, job_id)
     assert (status["outcome"], status["done"], status["records_scored"]) == ("complete", 3, 15)
 
     second = deployed.run_backfill()
@@ -533,10 +535,7 @@ def test_nightly_backfill_scores_each_object_once(deployed: Deployed, tmp_path: 
     put_backfill_input(deployed, "day-4.jsonl", reviews(2, 15))
     third = deployed.run_backfill()
     assert (third["objects"], third["enqueued"], third["already_scored"]) == (4, 1, 3)
-    waited = deployed.scorer(
-        "status", job_id, "--wait", "--timeout", "120", "--interval", "0.5", "--json"
-    )
-    status = json.loads(waited.stdout)
+    status = finished_status(deployed, job_id)
     assert (status["outcome"], status["done"], status["records_scored"]) == ("complete", 4, 17)
 
     # An image with a new model version: its first run rescores everything.
