@@ -5,18 +5,19 @@
 #   runtime (the default, last stage): `scorer work` with TensorFlow CPU, what ships to ECS.
 #   moto: moto's server with the project's fixes (worker/local), the compose stack's AWS.
 #
-# Each image is a `*-build` stage that fills a virtualenv at /opt/venv and a final stage that
-# copies only that venv onto a fresh base, so pip's caches, the build context and TensorFlow's
-# C++ headers never reach what ships. A new image (another command, other extras) is one more
-# such pair; `runtime` stays last so `docker build .` builds the worker.
+# Each image is a `*-build` stage that fills a virtualenv at /opt/venv (both start from `venv`:
+# an empty virtualenv and pyproject.toml) and a final stage that copies only that venv onto a
+# fresh base, so pip's caches, the build context and TensorFlow's C++ headers never reach what
+# ships. A new image (another command, other extras) is one more such pair; `runtime` stays
+# last so `docker build .` builds the worker.
 #
-# tests/test_infra_docker.py runs this file's `build` stage RUN commands verbatim in a fresh
-# virtualenv (VIRTUAL_ENV and PATH pointed elsewhere, COPY emulated), so keep them plain
+# tests/test_infra_docker.py runs the `venv` and `build` stages' RUN commands verbatim in a
+# fresh virtualenv (VIRTUAL_ENV and PATH pointed elsewhere, COPY emulated), so keep them plain
 # POSIX sh that only uses $VIRTUAL_ENV and the working directory.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-FROM ${PYTHON_IMAGE} AS build
+FROM ${PYTHON_IMAGE} AS venv
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -26,10 +27,13 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 
 RUN python -m venv "$VIRTUAL_ENV"
-
-# Dependencies first, from pyproject.toml alone: this layer (~1.3 GB, mostly TensorFlow) is
-# rebuilt only when the dependency list changes, not on every code change.
+# Dependencies first, from pyproject.toml alone: the layers that install them (~1.3 GB for the
+# worker, mostly TensorFlow) are rebuilt only when the dependency list changes.
 COPY pyproject.toml ./
+
+
+FROM venv AS build
+
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
     && pip install --no-cache-dir -r requirements.txt
 
@@ -53,17 +57,8 @@ RUN pip install --no-cache-dir --no-deps . \
 # moto's server with the project's fixes, for the compose stack: the `local` extra exactly as
 # pyproject.toml pins it (one moto version for tests, bench, demo and compose), then the
 # package itself for worker.local (imported without TensorFlow).
-FROM ${PYTHON_IMAGE} AS moto-build
+FROM venv AS moto-build
 
-ENV PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    VIRTUAL_ENV=/opt/venv \
-    PATH=/opt/venv/bin:$PATH
-
-WORKDIR /src
-
-RUN python -m venv "$VIRTUAL_ENV"
-COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['local']))" > requirements.txt \
     && pip install --no-cache-dir -r requirements.txt
 COPY README.md ./

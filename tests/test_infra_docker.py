@@ -1,8 +1,8 @@
 """The image's steps, run here without a Docker engine, and the local compose init script.
 
 `docker build` itself runs in `make image-test` (tests/container/, under a real engine). What
-runs without one is checked here: the build stage's RUN commands, verbatim, in a fresh virtualenv;
-the HEALTHCHECK command against a live and a dead /healthz; the COPY sources and the
+runs without one is checked here: the venv and build stages' RUN commands, verbatim, in a fresh
+virtualenv; the HEALTHCHECK command against a live and a dead /healthz; the COPY sources and the
 .dockerignore; and the compose stack's init (`python -m worker.local.stack`) against moto.
 """
 
@@ -74,9 +74,23 @@ def copy_sources() -> list[str]:
     return sources
 
 
+def stage_chain(stage: str) -> list[Instruction]:
+    """A stage's instructions, those of the stages it is built `FROM` first (as docker runs)."""
+    (source,) = [
+        i.args.split()[0] for i in INSTRUCTIONS if i.keyword == "FROM" and i.stage == stage
+    ]
+    parent = stage_chain(source) if any(i.stage == source for i in INSTRUCTIONS) else []
+    return parent + [i for i in INSTRUCTIONS if i.stage == stage]
+
+
 def test_dockerfile_shape() -> None:
     stages = [ins.args for ins in INSTRUCTIONS if ins.keyword == "FROM"]
-    assert all(s.startswith("${PYTHON_IMAGE} AS ") for s in stages)
+    names = [s.split()[-1] for s in stages]
+    # Every stage starts from the Python base, or from a stage defined above it.
+    assert all(
+        s.startswith("${PYTHON_IMAGE} AS ") or s.split()[0] in names[:i]
+        for i, s in enumerate(stages)
+    )
     # The worker is the last stage: `docker build .` (CI, CodeBuild, deploy) builds it.
     assert stages[-1].endswith(" AS runtime")
     arg = next(ins.args for ins in INSTRUCTIONS if ins.keyword == "ARG")
@@ -96,10 +110,10 @@ def test_dockerfile_shape() -> None:
     # moto); the moto image's venv: the `local` extra as pyproject.toml pins it.
     runtime_from = [i.args for i in runtime if i.keyword == "COPY" and "--from=" in i.args]
     assert runtime_from == ["--from=build /opt/venv /opt/venv"]
-    installs = " ".join(i.args for i in INSTRUCTIONS if i.keyword == "RUN" and i.stage == "build")
+    installs = " ".join(i.args for i in stage_chain("build") if i.keyword == "RUN")
     for unwanted in (".[", "tf-keras", "tensorflow-hub", "matplotlib", "moto", "local"):
         assert unwanted not in installs
-    moto = " ".join(i.args for i in INSTRUCTIONS if i.keyword == "RUN" and i.stage == "moto-build")
+    moto = " ".join(i.args for i in stage_chain("moto-build") if i.keyword == "RUN")
     assert "['optional-dependencies']['local']" in moto
     entry = next(i.args for i in INSTRUCTIONS if i.stage == "moto" and i.keyword == "ENTRYPOINT")
     assert json.loads(entry)[:3] == ["python", "-m", "worker.local.moto_server"]
@@ -268,8 +282,8 @@ def test_build_stage_installs_a_working_scorer_in_a_fresh_venv(tmp_path: Path) -
     (shim / "python").symlink_to(base_python())
     env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
     workdir = root
-    for ins in INSTRUCTIONS:
-        if ins.stage != "build":
+    for ins in stage_chain("build"):
+        if ins.keyword == "FROM":
             continue
         if ins.keyword == "ENV":
             for assignment in shlex.split(ins.args):
