@@ -8,7 +8,8 @@ import gzip
 import json
 import os
 import platform
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,29 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+def score_on_threads(score: Callable[[Any], object], batches: Sequence[Any], threads: int) -> None:
+    """Score every batch once, `threads` threads each taking the next one (1: this thread)."""
+    queue = list(range(len(batches)))
+    lock = threading.Lock()
+
+    def run() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                index = queue.pop()
+            score(batches[index])
+
+    if threads == 1:
+        run()
+        return
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
 
 
 def write_result(name: str, payload: dict[str, Any]) -> Path:

@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,7 +41,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from bench.common import DEFAULT_DATA, DEFAULT_MODEL
+from bench.common import DEFAULT_DATA, DEFAULT_MODEL, score_on_threads
 
 log = logging.getLogger(__name__)
 REPO = DEFAULT_MODEL.parent.parent
@@ -94,26 +93,8 @@ def _pass_seconds(signature: Any, batches: list[Any], threads: int) -> tuple[flo
     their ratio is the steadier figure on a shared machine (the wall ratio is the one a
     worker sees when it has its cores to itself).
     """
-    queue = list(range(len(batches)))
-    lock = threading.Lock()
-
-    def run() -> None:
-        while True:
-            with lock:
-                if not queue:
-                    return
-                index = queue.pop()
-            signature(text=batches[index])["score"].numpy()
-
     started, cpu_started = time.perf_counter(), time.process_time()
-    if threads == 1:
-        run()
-    else:
-        workers = [threading.Thread(target=run) for _ in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
+    score_on_threads(lambda batch: signature(text=batch)["score"].numpy(), batches, threads)
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 

@@ -15,35 +15,26 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import DEFAULT_DATA, DEFAULT_MODEL, load_reviews, print_table, write_result
+from bench.common import (
+    DEFAULT_DATA,
+    DEFAULT_MODEL,
+    load_reviews,
+    print_table,
+    score_on_threads,
+    write_result,
+)
 
 
 def _ceiling(model: Any, texts: list[str], batch_size: int, threads: int) -> float:
     """Reviews/s with `threads` threads each calling the signature on its own batches."""
     batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
     model.score(batches[0])  # warm-up (graph tracing, allocator)
-    lock = threading.Lock()
-    queue = list(range(len(batches)))
-
-    def run() -> None:
-        while True:
-            with lock:
-                if not queue:
-                    return
-                index = queue.pop()
-            model.score(batches[index])
-
-    workers = [threading.Thread(target=run) for _ in range(threads)]
     started = time.perf_counter()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    score_on_threads(model.score, batches, threads)
     return len(texts) / (time.perf_counter() - started)
 
 
