@@ -416,13 +416,13 @@ def run(
             continue
         requests = max(1, stopped.get("requests", 0))
         pauses = stopped.get("gc_pause_ms", [0, 0, 0])
-        mean_batch = stopped.get("texts_scored", 0) / max(1, stopped.get("model_calls", 1))
+        texts_per_call = stopped.get("texts_scored", 0) / max(1, stopped.get("model_calls", 1))
         print(
             f"  GC in the {kind} server ({stopped.get('gc_frozen_objects', 0):,} objects frozen "
             f"at start): collections {stopped.get('gc_collections')} by generation, pauses "
             f"{pauses} ms, longest {stopped.get('gc_longest_pause_ms')} ms, "
             f"{1000 * sum(pauses) / requests:.1f} us per request over {requests:,} requests; "
-            f"mean model batch {mean_batch:.1f} texts"
+            f"mean {texts_per_call:.1f} texts per model call"
         )
     if include_naive:
         print(

@@ -1,7 +1,7 @@
 """Running `scorer serve`: bind first, load the model beside it, stop gracefully on SIGTERM.
 
 One process, one event loop for HTTP, the worker's BatchingScorer with one scoring thread per
-core behind it: concurrent requests share model batches. The port answers `/healthz` while the
+core behind it: concurrent requests share model calls. The port answers `/healthz` while the
 model loads (`/readyz` and `/v1/score` say 503 until it is ready), as the worker does.
 """
 
