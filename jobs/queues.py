@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from worker.errors import ConfigError
-from worker.sqs import SqsQueue
+from worker.sqs import SqsQueue, queue_depth
+
+#: The queue's visible, in-flight and delayed counts: the worker's own reading of them.
+depth = queue_depth
 
 
 def attributes(sqs: Any, queue_url: str, *names: str) -> dict[str, str]:
@@ -22,22 +25,6 @@ def max_message_bytes(sqs: Any, queue_url: str, configured: int) -> int:
 
 def queue_arn(sqs: Any, queue_url: str) -> str:
     return attributes(sqs, queue_url, "QueueArn")["QueueArn"]
-
-
-def depth(sqs: Any, queue_url: str) -> dict[str, int]:
-    """Visible, in-flight and delayed counts (approximate, as SQS reports them)."""
-    values = attributes(
-        sqs,
-        queue_url,
-        "ApproximateNumberOfMessages",
-        "ApproximateNumberOfMessagesNotVisible",
-        "ApproximateNumberOfMessagesDelayed",
-    )
-    return {
-        "visible": int(values.get("ApproximateNumberOfMessages", 0)),
-        "in_flight": int(values.get("ApproximateNumberOfMessagesNotVisible", 0)),
-        "delayed": int(values.get("ApproximateNumberOfMessagesDelayed", 0)),
-    }
 
 
 def resolve_dlq(queue_url: str | None, dlq_url: str | None) -> str:

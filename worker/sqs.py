@@ -18,7 +18,7 @@ from schemas.messages import SQS_MAX_MESSAGE_BYTES
 from worker.aws import sqs_client
 from worker.loop_protocols import Message, MessageQueue
 
-__all__ = ["GroupedDeleter", "Message", "SqsQueue"]
+__all__ = ["GroupedDeleter", "Message", "SqsQueue", "queue_depth"]
 
 log = logging.getLogger(__name__)
 
@@ -180,20 +180,24 @@ class SqsQueue:
         self.delete(message)
 
     def depth(self) -> dict[str, int]:
-        """Visible and in-flight counts (approximate, as SQS reports them)."""
-        attributes = self._client.get_queue_attributes(
-            QueueUrl=self.url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )["Attributes"]
-        return {
-            "visible": int(attributes.get("ApproximateNumberOfMessages", 0)),
-            "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
-            "delayed": int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
-        }
+        """Visible, in-flight and delayed counts (approximate, as SQS reports them)."""
+        return queue_depth(self._client, self.url)
+
+
+#: What `queue_depth` reports, by the SQS attribute it comes from.
+_DEPTH_ATTRIBUTES = {
+    "visible": "ApproximateNumberOfMessages",
+    "in_flight": "ApproximateNumberOfMessagesNotVisible",
+    "delayed": "ApproximateNumberOfMessagesDelayed",
+}
+
+
+def queue_depth(client: Any, queue_url: str) -> dict[str, int]:
+    """Visible, in-flight and delayed counts of a queue (approximate, as SQS reports them)."""
+    values = client.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=list(_DEPTH_ATTRIBUTES.values())
+    ).get("Attributes", {})
+    return {name: int(values.get(attribute, 0)) for name, attribute in _DEPTH_ATTRIBUTES.items()}
 
 
 class GroupedDeleter:
