@@ -9,19 +9,20 @@ under bench/results/; this writes bench/results/summary.json with the bars.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from pathlib import Path
 
 from bench import naive_baseline, scoring_speed, serve_speed, worker_speed
-from bench.common import DEFAULT_DATA, DEFAULT_MODEL, RESULTS_DIR, print_table, write_result
+from bench.common import (
+    RESULTS_DIR,
+    bench_arguments,
+    print_table,
+    write_result,
+)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser = bench_arguments(__doc__, prog="python -m bench")
     args = parser.parse_args()
     if not args.data.exists():
         sys.exit(f"no review data at {args.data}: pass --data PATH (IMDB-style JSON Lines)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import gzip
@@ -23,6 +24,14 @@ DEFAULT_MODEL = REPO / "models" / "default"
 
 
 __all__ = ["WorkerProcess", "free_port"]
+
+
+def bench_arguments(description: str | None, prog: str | None = None) -> argparse.ArgumentParser:
+    """A benchmark's command line: `--model` and `--data` (the reviews), then its own flags."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    return parser
 
 
 def load_reviews(path: Path, limit: int | None = None) -> list[dict[str, str]]:

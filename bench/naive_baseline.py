@@ -10,14 +10,18 @@ end-to-end rate divided by this one.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import DEFAULT_DATA, DEFAULT_MODEL, load_reviews, moto_server, write_result
+from bench.common import (
+    bench_arguments,
+    load_reviews,
+    moto_server,
+    write_result,
+)
 
 
 def run(
@@ -70,9 +74,7 @@ def run(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser = bench_arguments(__doc__)
     parser.add_argument("--reviews", type=int, default=300)
     parser.add_argument("--worker-rate", type=float, default=None)
     args = parser.parse_args()

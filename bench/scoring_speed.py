@@ -1,6 +1,6 @@
 """The model ceiling and core scaling: the serving signature alone, no AWS.
 
-- ceiling: the SavedModel signature called directly at the worker's batch size, with 1 thread
+- ceiling: the SavedModel signature called directly (the worker's texts per call), with 1 thread
   and with one thread per core (the reference the worker's end-to-end speed is divided by);
 - scaling: the worker's own BatchingScorer with 1 and with 2 scoring threads.
 
@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import os
@@ -20,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    DEFAULT_DATA,
-    DEFAULT_MODEL,
+    bench_arguments,
     load_reviews,
     print_table,
     score_on_threads,
@@ -29,23 +27,25 @@ from bench.common import (
 )
 
 
-def _ceiling(model: Any, texts: list[str], batch_size: int, threads: int) -> float:
-    """Reviews/s with `threads` threads each calling the signature on its own batches."""
-    batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
-    model.score(batches[0])  # warm-up (graph tracing, allocator)
+def _ceiling(model: Any, texts: list[str], texts_per_call: int, threads: int) -> float:
+    """Reviews/s with `threads` threads each calling the signature on its own chunks."""
+    chunks = [texts[i : i + texts_per_call] for i in range(0, len(texts), texts_per_call)]
+    model.score(chunks[0])  # warm-up (graph tracing, allocator)
     started = time.perf_counter()
-    score_on_threads(model.score, batches, threads)
+    score_on_threads(model.score, chunks, threads)
     return len(texts) / (time.perf_counter() - started)
 
 
-def _batching_scorer(model: Any, texts: list[str], batch_size: int, threads: int) -> float:
+def _batching_scorer(model: Any, texts: list[str], texts_per_call: int, threads: int) -> float:
     """Reviews/s through the worker's BatchingScorer fed like the worker feeds it."""
     from worker.scoring import BatchingScorer
 
-    scorer = BatchingScorer(model.score, batch_size, threads)
-    scorer.score(texts[:batch_size])
+    scorer = BatchingScorer(model.score, texts_per_call, threads)
+    scorer.score(texts[:texts_per_call])
     started = time.perf_counter()
-    futures = [scorer.submit(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
+    futures = [
+        scorer.submit(texts[i : i + texts_per_call]) for i in range(0, len(texts), texts_per_call)
+    ]
     for future in futures:
         future.result()
     seconds = time.perf_counter() - started
@@ -62,9 +62,9 @@ def _model(model_dir: Path) -> Any:
     return load_model(str(model_dir))
 
 
-def model_ceiling(model_dir: Path, texts: list[str], batch_size: int = 256) -> float:
+def model_ceiling(model_dir: Path, texts: list[str], texts_per_call: int = 256) -> float:
     """The reference for the worker's ratios: the signature alone, one thread per core."""
-    return _ceiling(_model(model_dir), texts, batch_size, len(os.sched_getaffinity(0)))
+    return _ceiling(_model(model_dir), texts, texts_per_call, len(os.sched_getaffinity(0)))
 
 
 class CeilingProcess:
@@ -73,10 +73,10 @@ class CeilingProcess:
     sits idle between measurements, so it can be asked right before and after each worker run.
     """
 
-    def __init__(self, model_dir: Path, data: Path, cpus: set[int], batch_size: int = 256):
+    def __init__(self, model_dir: Path, data: Path, cpus: set[int], texts_per_call: int = 256):
         command = [sys.executable, "-m", "bench.scoring_speed", "--serve-ceiling"]
         command += ["--model", str(model_dir), "--data", str(data)]
-        command += ["--batch-size", str(batch_size)]
+        command += ["--texts-per-call", str(texts_per_call)]
         self._process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -101,25 +101,27 @@ class CeilingProcess:
         self._process.wait(timeout=60)
 
 
-def _serve_ceiling(model_dir: Path, data: Path, batch_size: int, limit: int) -> None:
+def _serve_ceiling(model_dir: Path, data: Path, texts_per_call: int, limit: int) -> None:
     texts = [row["text"] for row in load_reviews(data, limit)]
     _model(model_dir)
     for _ in sys.stdin:
-        print(json.dumps({"ceiling": model_ceiling(model_dir, texts, batch_size)}), flush=True)
+        print(json.dumps({"ceiling": model_ceiling(model_dir, texts, texts_per_call)}), flush=True)
 
 
-def run(model_dir: Path, data: Path, batch_size: int = 256, limit: int = 25_000) -> dict[str, Any]:
+def run(
+    model_dir: Path, data: Path, texts_per_call: int = 256, limit: int = 25_000
+) -> dict[str, Any]:
     cores = len(os.sched_getaffinity(0))
     model = _model(model_dir)
     texts = [row["text"] for row in load_reviews(data, limit)]
-    ceiling_1 = _ceiling(model, texts, batch_size, 1)
-    ceiling_n = _ceiling(model, texts, batch_size, cores)
-    scorer_1 = _batching_scorer(model, texts, batch_size, 1)
-    scorer_2 = _batching_scorer(model, texts, batch_size, 2)
+    ceiling_1 = _ceiling(model, texts, texts_per_call, 1)
+    ceiling_n = _ceiling(model, texts, texts_per_call, cores)
+    scorer_1 = _batching_scorer(model, texts, texts_per_call, 1)
+    scorer_2 = _batching_scorer(model, texts, texts_per_call, 2)
     result = {
         "model_version": model.version,
         "reviews": len(texts),
-        "batch_size": batch_size,
+        "texts_per_call": texts_per_call,
         "cores": cores,
         "ceiling_1_thread": ceiling_1,
         "ceiling_all_cores": ceiling_n,
@@ -128,7 +130,8 @@ def run(model_dir: Path, data: Path, batch_size: int = 256, limit: int = 25_000)
         "scaling_2_vs_1": scorer_2 / scorer_1,
     }
     print_table(
-        f"Model ceiling and scaling ({len(texts):,} reviews, batch {batch_size}, {cores} cores)",
+        f"Model ceiling and scaling ({len(texts):,} reviews, {texts_per_call} texts per call, "
+        f"{cores} cores)",
         ["path", "threads", "reviews/s"],
         [
             ["SavedModel signature", 1, ceiling_1],
@@ -143,10 +146,8 @@ def run(model_dir: Path, data: Path, batch_size: int = 256, limit: int = 25_000)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser = bench_arguments(__doc__)
+    parser.add_argument("--texts-per-call", type=int, default=256)
     parser.add_argument("--limit", type=int, default=25_000)
     parser.add_argument(
         "--serve-ceiling",
@@ -156,9 +157,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.serve_ceiling:
-        _serve_ceiling(args.model, args.data, args.batch_size, args.limit)
+        _serve_ceiling(args.model, args.data, args.texts_per_call, args.limit)
         return
-    run(args.model, args.data, args.batch_size, args.limit)
+    run(args.model, args.data, args.texts_per_call, args.limit)
 
 
 if __name__ == "__main__":

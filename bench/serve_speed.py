@@ -22,7 +22,6 @@ medians over the rounds. CPU per request (from /proc, not wall time) is the stea
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -42,8 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    DEFAULT_DATA,
-    DEFAULT_MODEL,
+    bench_arguments,
     free_port,
     load_reviews,
     print_table,
@@ -435,9 +433,7 @@ def run(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser = bench_arguments(__doc__)
     parser.add_argument("--seconds", type=float, default=8.0, help="per wrk run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-naive", action="store_true", help="skip the Flask baseline")

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import os
@@ -27,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    DEFAULT_DATA,
-    DEFAULT_MODEL,
     WorkerProcess,
+    bench_arguments,
     load_reviews,
     moto_server,
     peak_rss_mb,
@@ -353,9 +351,7 @@ def run(model_dir: Path, data: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser = bench_arguments(__doc__)
     args = parser.parse_args()
     run(args.model, args.data)
 
