@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 # Defaults that reproduce models/default (`make model`); keep in step with TrainConfig.
 _BUILTIN = "builtin:ngram"
@@ -38,9 +39,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--test-data",
         help="test data in the same forms; optional when --data is an aclImdb root or tfds:",
     )
-    data.add_argument("--validation-fraction", type=float, default=0.1, help="default: 0.1")
     data.add_argument("--output", type=Path, default=Path("models/default"), help="model folder")
+    add_model_arguments(parser)
 
+    out = parser.add_argument_group("output")
+    out.add_argument("--name", default="imdb-ngram", help="model name, the version's prefix")
+    out.add_argument(
+        "--version", type=_version, help="model version (default: <name>-<date>.<weights hash>)"
+    )
+    out.add_argument(
+        "--publish-uri", help="also upload the model folder to s3://bucket/prefix/<version>/"
+    )
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that decide the model (embedding, training), shared with the refit check."""
     emb = parser.add_argument_group("embedding")
     emb.add_argument(
         "--hub-handle",
@@ -75,6 +88,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
     fit = parser.add_argument_group("training")
+    fit.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.1,
+        help="share of --data held out at random (by --seed) for early stopping (default 0.1)",
+    )
     fit.add_argument("--epochs", type=int, default=10, help="at most this many (early stopping)")
     fit.add_argument("--batch-size", type=int, default=128)
     fit.add_argument("--learning-rate", type=float, default=5e-4)
@@ -96,31 +115,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "...; ship the mean of their weights (default 1)",
     )
 
-    out = parser.add_argument_group("output")
-    out.add_argument("--name", default="imdb-ngram", help="model name, the version's prefix")
-    out.add_argument(
-        "--version", type=_version, help="model version (default: <name>-<date>.<weights hash>)"
-    )
-    out.add_argument(
-        "--publish-uri", help="also upload the model folder to s3://bucket/prefix/<version>/"
-    )
 
-
-def run(args: argparse.Namespace) -> int:
-    """Handler: train with the parsed options; errors in the data end the run with code 2."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info and warnings
-    from trainer.data import DataError
+def model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """TrainConfig's model-deciding fields from the options `add_model_arguments` added."""
     from trainer.embedding import EmbeddingConfig
-    from trainer.train import TrainConfig, train
 
-    config = TrainConfig(
-        data=args.data,
-        test_data=args.test_data,
-        output=args.output,
-        hub_handle=args.hub_handle,
-        embedding=EmbeddingConfig(
+    return {
+        "hub_handle": args.hub_handle,
+        "embedding": EmbeddingConfig(
             ngram_max=args.ngram_max,
             min_count=args.min_count,
             max_vocab=args.max_vocab,
@@ -129,18 +131,34 @@ def run(args: argparse.Namespace) -> int:
             binary=args.binary,
             selection=args.vocab_selection,
         ),
-        validation_fraction=args.validation_fraction,
-        seed=args.seed,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        dropout=args.dropout,
-        patience=args.patience,
-        average_seeds=args.average_seeds,
-        refit=args.refit,
+        "validation_fraction": args.validation_fraction,
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "dropout": args.dropout,
+        "patience": args.patience,
+        "average_seeds": args.average_seeds,
+        "refit": args.refit,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler: train with the parsed options; errors in the data end the run with code 2."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info and warnings
+    from trainer.data import DataError
+    from trainer.train import TrainConfig, train
+
+    config = TrainConfig(
+        data=args.data,
+        test_data=args.test_data,
+        output=args.output,
         name=args.name,
         version=args.version,
         publish_uri=args.publish_uri,
+        **model_options(args),
     )
     try:
         result = train(config)

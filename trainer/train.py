@@ -167,7 +167,7 @@ def _fit(
     return model, history
 
 
-def _fit_averaged(
+def fit_averaged(
     config: TrainConfig, handle: str, train_set: Examples, validation: Examples | None
 ) -> tuple[Any, tf_keras.Model, dict[str, list[float]], list[dict[str, Any]]]:
     """Fit `average_seeds` times from the same starting weights, each seeing the batches in
@@ -209,6 +209,40 @@ def _fit_averaged(
     return embedding, model, history, summary
 
 
+def build_embedding(config: TrainConfig, train_set: Examples, scratch: Path) -> str:
+    """The handle the Keras model loads: `config.hub_handle`, or for the built-in embedding a
+    module made in `scratch` from `train_set` only (its vocabulary and NB start never see the
+    validation reviews, so validation stays a fair judge)."""
+    if config.hub_handle != BUILTIN_EMBEDDING:
+        return config.hub_handle
+    module_dir = Path(scratch) / "embedding"
+    return str(
+        export_embedding(
+            train_set.texts, config.embedding, module_dir, config.seed, labels=train_set.labels
+        )
+    )
+
+
+def chosen_epochs(history: dict[str, list[float]]) -> int:
+    """The epoch early stopping kept: the one with the lowest validation loss (1-based)."""
+    return int(np.argmin(history["val_loss"])) + 1
+
+
+def refit_on_all(
+    config: TrainConfig, handle: str, everything: Examples, history: dict[str, list[float]]
+) -> tuple[Any, tf_keras.Model, dict[str, Any]]:
+    """Train again, validation reviews included, for the epoch count validation chose.
+
+    Validation has chosen everything (the epoch count included); now the held-out reviews also
+    train: the same module and starting weights, all of `everything`, no early stopping.
+    Returns the new embedding module and model, and the `refit` entry of model.json.
+    """
+    epochs = chosen_epochs(history)
+    fixed = dataclasses.replace(config, epochs=epochs)
+    embedding, model, _, runs = fit_averaged(fixed, handle, everything, None)
+    return embedding, model, {"epochs": epochs, "examples": len(everything), "runs": runs}
+
+
 def _describe(
     config: TrainConfig,
     version: str,
@@ -246,7 +280,7 @@ def _describe(
             },
         },
         "epochs_run": len(history["val_loss"]),
-        "best_epoch": int(np.argmin(history["val_loss"])) + 1,
+        "best_epoch": chosen_epochs(history),
         "history": {k: [round(float(x), 6) for x in v] for k, v in history.items()},
         "software": {
             "tensorflow": tf.__version__,
@@ -276,21 +310,10 @@ def train(config: TrainConfig) -> TrainResult:
     staging.chmod(0o755)  # mkdtemp's 0700 would follow the folder into place
     try:
         with tempfile.TemporaryDirectory(prefix="scorer-embedding-") as scratch:
-            handle = config.hub_handle
-            if handle == BUILTIN_EMBEDDING:
-                module_dir = Path(scratch) / "embedding"
-                handle = str(
-                    export_embedding(
-                        train_set.texts,
-                        config.embedding,
-                        module_dir,
-                        config.seed,
-                        labels=train_set.labels,
-                    )
-                )
+            handle = build_embedding(config, train_set, Path(scratch))
             log.info("embedding: %s", config.hub_handle)
             fit_started = time.monotonic()
-            embedding, model, history, runs = _fit_averaged(config, handle, train_set, validation)
+            embedding, model, history, runs = fit_averaged(config, handle, train_set, validation)
             metrics = {
                 "validation": evaluate(
                     validation.labels,
@@ -300,15 +323,8 @@ def train(config: TrainConfig) -> TrainResult:
             }
             refit: dict[str, Any] | None = None
             if config.refit:
-                # Validation has chosen everything (the epoch count included); now the held-out
-                # reviews also train: the same module and starting weights, all of train, for
-                # the chosen number of epochs, no early stopping.
-                epochs = int(np.argmin(history["val_loss"])) + 1
-                everything = dataclasses.replace(config, epochs=epochs)
-                embedding, model, _, refit_runs = _fit_averaged(
-                    everything, handle, full_train, None
-                )
-                refit = {"epochs": epochs, "examples": len(full_train), "runs": refit_runs}
+                # Checked on training data alone: trainer/refit_check.py, docs/performance.md.
+                embedding, model, refit = refit_on_all(config, handle, full_train, history)
             fit_seconds = time.monotonic() - fit_started
 
             # The test set is scored once, here, after all choices were made on validation.
