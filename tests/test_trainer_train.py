@@ -76,6 +76,66 @@ def test_train_writes_a_complete_model_folder(trained: Path) -> None:
     assert "## Limits" in card
 
 
+def test_the_shipped_model_is_the_refit_for_the_epochs_validation_chose(trained: Path) -> None:
+    info = json.loads((trained / "model.json").read_text())
+    assert info["hyperparameters"]["refit"] is True
+    assert info["refit"]["epochs"] == info["best_epoch"] <= info["epochs_run"]
+    assert info["refit"]["examples"] == info["data"]["train"]["n"] == 200
+    assert info["refit"]["runs"] == [{"shuffle_seed": 42, "epochs": info["best_epoch"]}]
+    card = (trained / "MODEL_CARD.md").read_text()
+    assert f"on all 200 for the {info['best_epoch']} epochs validation chose" in card
+
+
+def test_the_test_set_is_loaded_scored_and_printed_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """All choices are made before the test set is touched: one load, one evaluation, one
+    printed line, and the figures in model.json and the card are that evaluation's."""
+    from trainer import train as train_module
+
+    loads: list[tuple[str, str]] = []
+    scored: list[dict[str, Any]] = []
+    real_load, real_evaluate = train_module.load_examples, train_module.evaluate
+
+    def counting_load(source: str, split: str = "train") -> Any:
+        loads.append((Path(source).name, split))
+        return real_load(source, split)
+
+    def counting_evaluate(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> Any:
+        figures = real_evaluate(labels, probabilities, threshold)
+        scored.append(figures)
+        return figures
+
+    monkeypatch.setattr(train_module, "load_examples", counting_load)
+    monkeypatch.setattr(train_module, "evaluate", counting_evaluate)
+    train, test = _data(tmp_path)
+    out = tmp_path / "model"
+    argv = ["--data", str(train), "--test-data", str(test), "--output", str(out), *TINY]
+    assert run_scorer_train(argv) == 0
+
+    assert loads == [("train.jsonl.gz", "train"), ("test.csv", "test")]
+    on_test = [figures for figures in scored if figures["n"] == 60]
+    assert len(on_test) == 1
+    info = json.loads((out / "model.json").read_text())
+    assert info["metrics"]["test"] == on_test[0]
+    printed = capsys.readouterr().out
+    assert printed.count("test accuracy") == 1
+    assert f"test accuracy {on_test[0]['accuracy']:.4f}" in printed
+    row = f"| test | 60 | {on_test[0]['accuracy']:.4f} |"
+    assert row in (out / "MODEL_CARD.md").read_text()
+
+
+def test_no_refit_ships_the_early_stopped_model(tmp_path: Path) -> None:
+    train, test = _data(tmp_path)
+    out = tmp_path / "model"
+    argv = ["--data", str(train), "--test-data", str(test), "--output", str(out), *TINY]
+    assert run_scorer_train([*argv, "--no-refit"]) == 0
+    info = json.loads((out / "model.json").read_text())
+    assert info["hyperparameters"]["refit"] is False
+    assert "refit" not in info
+    assert "trained again" not in (out / "MODEL_CARD.md").read_text()
+
+
 def test_export_scores_like_the_keras_model(trained: Path) -> None:
     import tensorflow as tf
 
@@ -255,11 +315,12 @@ def test_cli_defaults_are_the_library_defaults() -> None:
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     for name in ("validation_fraction", "seed", "epochs", "batch_size", "learning_rate"):
         assert getattr(args, name) == defaults[name], name
-    assert (args.dropout, args.patience, args.hub_handle, args.average_seeds) == (
+    assert (args.dropout, args.patience, args.hub_handle, args.average_seeds, args.refit) == (
         defaults["dropout"],
         defaults["patience"],
         defaults["hub_handle"],
         defaults["average_seeds"],
+        defaults["refit"],
     )
 
 
