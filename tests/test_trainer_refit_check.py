@@ -39,7 +39,7 @@ def test_sign_test_is_the_exact_two_sided_binomial(wins: int, losses: int, p: fl
 
 def _fold(fold: int, without: float, with_: float, right: int, wrong: int) -> Any:
     def figures(accuracy: float) -> dict[str, Any]:
-        return {"accuracy": accuracy, "log_loss": 1 - accuracy, "n": 1000}
+        return {"accuracy": accuracy, "roc_auc": accuracy + 0.05, "log_loss": 1 - accuracy}
 
     return refit_check.FoldResult(
         fold, 1000, 8100, 900, 0.9, 5, figures(without), figures(with_), right, wrong, 1.0
@@ -57,6 +57,9 @@ def test_summary_pairs_the_two_models_fold_by_fold() -> None:
     assert summary["pooled_accuracy_without_refit"] == pytest.approx(0.9033333, abs=1e-6)
     assert summary["pooled_accuracy_with_refit"] == pytest.approx(0.9066667, abs=1e-6)
     assert (summary["reviews_only_refit_right"], summary["reviews_only_refit_wrong"]) == (37, 27)
+    assert summary["folds_roc_auc_better_with_refit"] == 1
+    assert summary["folds_log_loss_better_with_refit"] == 1
+    assert summary["mean_log_loss_with_refit"] == pytest.approx(0.0933333, abs=1e-6)
     table = refit_check.format_table(results, summary)
     assert "| 1 | 1,000 | 0.9000 | 5 | 0.9100 | 0.9000 | -0.0100 | 5 / 15 |" in table
 
@@ -99,3 +102,9 @@ def test_check_trains_both_ways_on_train_only_and_writes_every_fold(
     printed = capsys.readouterr().out
     assert "| fold | judge n | inner-val accuracy | chosen epochs |" in printed
     assert f"written: {results}" in printed
+
+    # --summarise trains nothing and prints the same table from the per-fold file.
+    assert refit_check.main(["--summarise", str(results.with_suffix(".folds.jsonl"))]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("| fold |")
+    assert printed.removesuffix(f"written: {results}\n").endswith(table)  # after Keras' lines

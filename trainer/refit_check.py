@@ -144,12 +144,20 @@ def summarise(results: Sequence[FoldResult]) -> dict[str, Any]:
         "reviews_only_refit_right": wins,
         "reviews_only_refit_wrong": losses,
         "sign_test_p": round(sign_test_p(wins, losses), 6),
-        "mean_log_loss_without_refit": round(
-            float(np.mean([r.without_refit["log_loss"] for r in results])), 6
-        ),
-        "mean_log_loss_with_refit": round(
-            float(np.mean([r.with_refit["log_loss"] for r in results])), 6
-        ),
+        **_paired("roc_auc", results, higher_is_better=True),
+        **_paired("log_loss", results, higher_is_better=False),
+    }
+
+
+def _paired(metric: str, results: Sequence[FoldResult], higher_is_better: bool) -> dict[str, Any]:
+    """Mean of `metric` without and with the refit, and in how many folds the refit did better."""
+    without = np.array([r.without_refit[metric] for r in results])
+    with_ = np.array([r.with_refit[metric] for r in results])
+    better = with_ > without if higher_is_better else with_ < without
+    return {
+        f"mean_{metric}_without_refit": round(float(np.mean(without)), 6),
+        f"mean_{metric}_with_refit": round(float(np.mean(with_)), 6),
+        f"folds_{metric}_better_with_refit": int(np.sum(better)),
     }
 
 
@@ -177,8 +185,11 @@ def format_table(results: Sequence[FoldResult], summary: dict[str, Any]) -> str:
         f"pooled over {s['pooled_n']:,} judged reviews: {s['pooled_accuracy_without_refit']:.4f} "
         f"-> {s['pooled_accuracy_with_refit']:.4f}; only the refit right on "
         f"{s['reviews_only_refit_right']}, only without it on {s['reviews_only_refit_wrong']} "
-        f"(sign test p = {s['sign_test_p']:.3g}); mean log loss "
-        f"{s['mean_log_loss_without_refit']:.4f} -> {s['mean_log_loss_with_refit']:.4f}",
+        f"(sign test p = {s['sign_test_p']:.3g})",
+        f"mean ROC AUC {s['mean_roc_auc_without_refit']:.4f} -> {s['mean_roc_auc_with_refit']:.4f} "
+        f"(refit better in {s['folds_roc_auc_better_with_refit']} folds); mean log loss "
+        f"{s['mean_log_loss_without_refit']:.4f} -> {s['mean_log_loss_with_refit']:.4f} "
+        f"(refit better in {s['folds_log_loss_better_with_refit']} folds)",
     ]
     return "\n".join(lines)
 
@@ -213,17 +224,35 @@ def check(
     return results, summary
 
 
+def read_folds(path: Path) -> list[FoldResult]:
+    """The per-fold lines an earlier (or interrupted) run appended."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [FoldResult(**json.loads(line)) for line in lines if line.strip()]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m trainer.refit_check",
         description="Nested-holdout check of --refit on training data only (no test set).",
     )
-    parser.add_argument("--data", required=True, help="training data, as for `scorer train`")
+    parser.add_argument("--data", help="training data, as for `scorer train` (required to train)")
     parser.add_argument("--folds", type=int, default=10, help="disjoint judge parts (default 10)")
     parser.add_argument("--runs", type=int, help="run only the first RUNS folds (default: all)")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="summary JSON")
+    parser.add_argument(
+        "--summarise",
+        type=Path,
+        metavar="FOLDS_JSONL",
+        help="train nothing: print the table and summary of a run's .folds.jsonl file",
+    )
     add_model_arguments(parser)
     args = parser.parse_args(argv)
+    if args.summarise:
+        results = read_folds(args.summarise)
+        print(format_table(results, summarise(results)))
+        return 0
+    if not args.data:
+        parser.error("--data is required (unless --summarise)")
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
