@@ -60,7 +60,9 @@ def write_model_card(path: Path, info: dict[str, Any]) -> None:
         refit = (
             f"; then trained again from the same start on all {info['refit']['examples']:,} "
             f"for the {info['refit']['epochs']} epochs validation chose: this is the shipped "
-            "model, and the validation row below is the model trained without those reviews"
+            "model, and the validation row below is the model trained without those reviews "
+            "(whether the refit pays is measured on training data alone by "
+            "`python -m trainer.refit_check`, docs/performance.md)"
         )
     text = f"""# Sentiment model `{info["version"]}`
 
