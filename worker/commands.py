@@ -121,10 +121,11 @@ def _flush_scored(model: Any, pending: list[Record], out: IO[str]) -> None:
     """Score what is pending and write its lines (before any later error line: input order)."""
     if not pending:
         return
-    from worker.processing import result_lines
+    from schemas.records import result_lines
 
-    scores = model.score([record.text for record in pending])
-    for line in result_lines(pending, scores, model.version, model.threshold):
+    scores = model.score([record.text for record in pending]).tolist()
+    ids = [record.id for record in pending]
+    for line in result_lines(ids, scores, model.version, model.threshold):
         out.write(line + "\n")
     pending.clear()
 
@@ -138,8 +139,7 @@ def _local(args: argparse.Namespace) -> int:
 
 
 def error_file_line(rejected: Rejected) -> str:
-    """Byte for byte a line of an errors file (the worker's own rule)."""
-    from schemas.json_text import json_line
-    from worker.processing import error_row
+    """Byte for byte a line of an errors file (the contract's rule, schemas/records.py)."""
+    from schemas.records import error_line
 
-    return json_line(error_row(rejected))
+    return error_line(rejected.id, rejected.error, rejected.index)

@@ -16,6 +16,8 @@ import csv
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+import orjson
+
 from schemas.json_text import parse_json
 from schemas.messages import MAX_TEXT_BYTES
 from worker.record_checks import Rejected, check_id
@@ -36,6 +38,28 @@ class InputError(Exception):
 
 #: Kept for callers that parse one JSON Lines line or one body (see schemas.json_text).
 parse_json_line = parse_json
+
+
+#: Values orjson and `parse_json` read the same way, at the top level of a record.
+_PLAIN_VALUES = frozenset({str, int, bool, type(None)})
+
+
+def _fast_record(line: bytes) -> Any:
+    """The line's record read by orjson (~2x faster, from the bytes), or None where only
+    `parse_json` is exact: orjson reads integers past 64 bits as floats and nests up to 1,024
+    levels, `parse_json` keeps long integers and stops at the recursion limit. A top-level
+    object of strings, 64-bit integers, booleans and nulls reads the same in both; anything
+    else (an error, a float, a nested value) is read again by `parse_json`."""
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if type(value) is not dict:
+        return None
+    for item in value.values():
+        if type(item) not in _PLAIN_VALUES:
+            return None
+    return value
 
 
 def max_jsonl_line_bytes(max_text_bytes: int) -> int:
@@ -86,10 +110,14 @@ def iter_jsonl(stream: IO[bytes], max_line_bytes: int, max_lines: int | None = N
             _skip_rest_of_line(stream, max_line_bytes)
             yield Rejected(index, None, f"line {index + 1} is longer than {max_line_bytes} bytes")
             continue
-        if not line.strip():
+        if line.isspace():  # `not line.strip()` without copying the line
             continue
         if index == 0 and line.startswith(_BOM):
             line = line[3:]  # a UTF-8 byte-order mark, as spreadsheet exports write
+        record = _fast_record(line)
+        if record is not None:
+            yield index, record
+            continue
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as error:

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from schemas.json_text import json_line, parse_json
+from schemas.json_text import parse_json
 from schemas.layout import result_locations
 from schemas.messages import ScoreRequest, derive_batch_id
+from schemas.records import error_line, result_lines
 from schemas.uris import S3Location, parse_s3_uri
 from worker.input_policy import InputPolicy
 from worker.inputs import (
@@ -51,40 +52,6 @@ class BatchSummary:
     results_uri: str
     errors_uri: str | None
     seconds: float
-
-
-def _json_id(record_id: str) -> str:
-    """`json_line(record_id)`, without the call for the usual id: control characters never get
-    here (RecordChecker rejects them), so an ASCII id needs escapes only for `"` and `\\`."""
-    if not record_id.isascii() or '"' in record_id or "\\" in record_id:
-        return json_line(record_id)
-    return f'"{record_id}"'
-
-
-#: The folder of a job's errors objects. Results are `{batch_id}.jsonl.gz` directly under the
-#: job, and a batch id has no `/`: no batch id can name another batch's errors object (a
-#: `.errors` suffix could: batch `x.errors` would overwrite batch `x`'s errors).
-def result_lines(
-    records: list[Record], scores: np.ndarray, model_version: str, threshold: float
-) -> list[str]:
-    """Result lines (`ResultRecord` JSON), formatted directly: json.dumps per line was a hot
-    spot (profiled). Byte for byte what `json_line(ResultRecord)` writes; `scorer serve`
-    answers with the same lines.
-    """
-    version = json_line(model_version)
-    lines = []
-    for record, score in zip(records, scores.tolist(), strict=True):
-        label = "positive" if score >= threshold else "negative"
-        lines.append(
-            f'{{"id":{_json_id(record.id)},"label":"{label}",'
-            f'"score":{round(score, 6)!r},"model_version":{version}}}'
-        )
-    return lines
-
-
-def error_row(rejected: Rejected) -> dict[str, Any]:
-    """An `ErrorRecord`: one line of the errors file, one entry of `scorer serve`'s errors."""
-    return {"id": rejected.id, "error": rejected.error, "index": rejected.index}
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -214,7 +181,8 @@ class BatchProcessor:
         )
 
     def _result_lines(self, records: list[Record], scores: np.ndarray) -> list[str]:
-        return result_lines(records, scores, self.model_version, self.threshold)
+        ids = [record.id for record in records]
+        return result_lines(ids, scores.tolist(), self.model_version, self.threshold)
 
     def _checked(
         self,
@@ -233,7 +201,7 @@ class BatchProcessor:
                 )
             checked = item if isinstance(item, Rejected) else checker.check(*item)
             if isinstance(checked, Rejected):
-                errors.write(error_row(checked))
+                errors.write_line(error_line(checked.id, checked.error, checked.index))
                 continue
             chunk.append(checked)
             if len(chunk) == self.scorer.batch_size:

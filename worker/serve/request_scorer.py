@@ -1,19 +1,19 @@
 """One `POST /v1/score` request: check its records, score the good ones, answer with both.
 
-The record rules, the batching and the result lines are the worker's own (`RecordChecker`,
-`BatchingScorer`, `result_lines`), so a review scores the same here, in S3 and in
-`scorer score`. Nothing here blocks the event loop: a full scoring queue is refused at once.
+The record rules and the batching are the worker's own (`RecordChecker`, `BatchingScorer`),
+the result and error lines the contract's (`schemas.records`), so a review scores the same
+here, in S3 and in `scorer score`. Nothing here blocks the event loop: a full scoring queue
+is refused at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from worker.processing import error_row, result_lines
+from schemas.records import error_line, result_lines
 from worker.record_checks import Record, RecordChecker, Rejected
 from worker.scoring import BatchingScorer
 
@@ -56,9 +56,7 @@ class RequestScorer:
         for index, raw in enumerate(records):
             checked = checker.check(index, raw)
             if isinstance(checked, Rejected):
-                errors.append(
-                    json.dumps(error_row(checked), ensure_ascii=False, separators=(",", ":"))
-                )
+                errors.append(error_line(checked.id, checked.error, checked.index))
             else:
                 good.append(checked)
         lines: list[str] = []
@@ -68,7 +66,8 @@ class RequestScorer:
                 self.counts.overloaded += 1
                 raise Overloaded("the scoring queue is full")
             scores = await asyncio.wrap_future(future)
-            lines = result_lines(good, scores, self.model_version, self.threshold)
+            ids = [record.id for record in good]
+            lines = result_lines(ids, scores.tolist(), self.model_version, self.threshold)
         self.counts.requests += 1
         self.counts.records_scored += len(lines)
         self.counts.records_rejected += len(errors)
