@@ -6,7 +6,6 @@ import gzip
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import MakeProcessor, Stack
 
@@ -192,19 +191,3 @@ def test_a_text_under_the_limit_is_scored_however_its_json_line_is_escaped(
     uri = inprocess_stack.put("inputs/escaped.jsonl", line.encode())
     summary = processor.process(body(batch_id="e", input={"uri": uri, "format": "jsonl"}))
     assert (summary.records_scored, summary.records_rejected) == (1, 0)
-
-
-def test_result_lines_are_exactly_the_contracts_json(processor: BatchProcessor) -> None:
-    from schemas.json_text import json_line
-    from schemas.records import ResultRecord
-    from worker.record_checks import Record
-
-    records = [Record(0, 'quo"te\\é', "x"), Record(1, "b", "y"), Record(2, "ünï\u2028", "z")]
-    scores = np.array([0.5, 1e-7, 0.99999994], dtype=np.float32)
-    for line, record, score in zip(
-        processor._result_lines(records, scores), records, scores.tolist(), strict=True
-    ):
-        parsed = ResultRecord.model_validate_json(line)
-        assert parsed.id == record.id and parsed.score == round(score, 6)
-        assert line == json_line(parsed.model_dump())
-        assert len(line.splitlines()) == 1  # U+2028 escaped: one line for every line reader

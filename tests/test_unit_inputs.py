@@ -245,3 +245,48 @@ def test_jsonl_tolerates_a_utf8_bom_on_the_first_line() -> None:
         (0, {"id": "a", "text": "t"}),
         (1, {"id": "b", "text": "u"}),
     ]
+
+
+# -- plain records are read by orjson (inputs._fast_record): the same records as parse_json --
+
+TRICKY_LINES = [
+    b'{"id": "a", "text": "plain"}',
+    b'{"id": 12345678901234567890123, "text": "an id past 64 bits stays exact"}',
+    b'{"id": 18446744073709551615, "text": "the largest 64-bit id"}',
+    b'{"id": -9223372036854775809, "text": "below the smallest"}',
+    b'{"id": 7.0, "text": "a float id"}',
+    b'{"id": 1e400, "text": "out of range"}',
+    b'{"id": "b", "text": "t", "extra": ' + b"[" * 995 + b"]" * 995 + b"}",
+    b'{"id": "c", "text": "t", "extra": ' + b"[" * 1020 + b"]" * 1020 + b"}",
+    b'{"id": "d", "text": "lone \\ud800 half"}',
+    b'{"id": "e", "text": "raw \x01 control"}',
+    b'{"id": "f", "text": "invalid \xff utf-8"}',
+    b'{"id": "g", "text": "escaped \\u2028 and \xe2\x80\xa9 separators"}',
+    b'{"id": "h", "text": "dup", "text": "last wins"}',
+    b'{"id": "i", "text": "t", "n": null, "b": true, "x": "9"}',
+    b'{"id": "j", "text": "t"} trailing',
+    b'["not", "an", "object"]',
+    b"123456789012345678901234567890",
+    b'{"id": "k", "text": "t", "w": NaN}',
+]
+
+
+@pytest.mark.parametrize("line", TRICKY_LINES)
+def test_a_jsonl_line_reads_as_parse_json_reads_it(line: bytes) -> None:
+    from schemas.json_text import parse_json
+
+    try:
+        expected: Any = (0, parse_json(line.decode("utf-8")))
+    except UnicodeDecodeError:
+        expected = "not valid UTF-8"
+    except RecursionError:
+        expected = "nested too deeply"
+    except ValueError:
+        expected = "not valid JSON"
+    (result,) = read_jsonl(line + b"\n", max_line_bytes=64 * 1024)
+    if isinstance(expected, str):
+        assert isinstance(result, Rejected) and expected in result.error
+    else:
+        assert result == expected
+        if isinstance(expected[1], dict):  # 7 and 7.0 are equal: the types must be too
+            assert list(map(type, result[1].values())) == list(map(type, expected[1].values()))

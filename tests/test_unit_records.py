@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schemas.records import MAX_ID_CHARS
-from worker.record_checks import Record, RecordChecker, Rejected
+from worker.record_checks import Record, RecordChecker, Rejected, check_id
 
 LIMIT = 64 * 1024
 
@@ -213,3 +215,26 @@ def test_custom_field_names_are_named_when_missing() -> None:
     no_text = checker.check(1, {"review_id": "a", "text": "x"})
     assert isinstance(no_id, Rejected) and "'review_id' is missing" in no_id.error
     assert isinstance(no_text, Rejected) and "'body' is missing" in no_text.error
+
+
+# -- the usual id takes a shorter path (record_checks._is_plain_id): the same verdict ------
+
+
+@given(raw_id=st.text(max_size=600) | st.text(alphabet=st.characters(max_codepoint=127)))
+def test_the_shortcut_for_plain_ids_gives_check_ids_verdict(raw_id: str) -> None:
+    from worker.record_checks import _is_plain_id
+
+    if _is_plain_id(raw_id):
+        assert check_id(raw_id) == (raw_id, None)
+    assert check({"id": raw_id, "text": "t"}) == _verdict_by_check_id(raw_id)
+
+
+def _verdict_by_check_id(raw_id: str) -> Record | Rejected:
+    record_id, problem = check_id(raw_id)
+    return Rejected(0, None, problem) if problem else Record(0, record_id, "t")  # type: ignore[arg-type]
+
+
+@given(text=st.text(alphabet=st.sampled_from(" \t\n\r\x0b\x0c\x1c\x85\xa0\u2028\u3000ab")))
+def test_whitespace_text_is_empty_exactly_when_strip_leaves_nothing(text: str) -> None:
+    result = check({"id": "a", "text": text})
+    assert isinstance(result, Rejected) == (not text.strip())

@@ -69,14 +69,13 @@ class _ByteLimit(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        data = self._source.read(len(buffer))
-        self.bytes_read += len(data)
+        size = self._source.readinto(buffer)  # straight into the reader's buffer: no copy
+        self.bytes_read += size
         if self.bytes_read > self._limit:
             raise InputError(
                 f"{self._uri} holds more than {self._limit} bytes (decompressed): split it"
             )
-        buffer[: len(data)] = data
-        return len(data)
+        return size
 
 
 class _ResumableBody(io.RawIOBase):
