@@ -74,6 +74,31 @@ def test_bad_records_go_to_the_errors_file_and_the_rest_is_scored(
     assert all(e["error"] for e in errors)
 
 
+def test_a_message_of_only_bad_records_still_publishes_its_results_object(
+    processor: BatchProcessor, inprocess_stack: Stack
+) -> None:
+    """An empty results object (a valid gzip stream of no lines) says the batch is done."""
+    summary = processor.process(body(batch_id="bad", records=[{"id": "x", "text": " "}]))
+    assert (summary.records_scored, summary.records_rejected) == (0, 1)
+    assert inprocess_stack.read_lines("results/job/bad.jsonl.gz") == []
+    assert [e["id"] for e in inprocess_stack.read_lines("results/job/_errors/bad.jsonl.gz")] == [
+        "x"
+    ]
+
+
+def test_a_message_without_bad_records_writes_no_errors_object(
+    processor: BatchProcessor, inprocess_stack: Stack
+) -> None:
+    summary = processor.process(body(batch_id="good", records=[{"id": "x", "text": "fine"}]))
+    assert summary.errors_uri is None
+    listing = inprocess_stack.s3.list_objects_v2(
+        Bucket="scorer-test", Prefix="results/job/_errors/"
+    )
+    assert "results/job/_errors/good.jsonl.gz" not in [
+        o["Key"] for o in listing.get("Contents", [])
+    ]
+
+
 def test_gzip_bomb_is_cut_off_at_the_byte_limit(
     processor: BatchProcessor, inprocess_stack: Stack
 ) -> None:

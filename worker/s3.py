@@ -188,7 +188,7 @@ class GzipJsonlObject:
         self.lines = 0
         self._part_size = part_size
         # Opened at the first write (or the upload): setting up a compressor costs ~40 us, and
-        # most batches never write their errors object.
+        # most messages never write their errors object.
         self._spool: IO[bytes] | None = None
         self._gzip: igzip.IGzipFile | None = None
 
