@@ -40,6 +40,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.bars import SERVE_HUNDRED_US, SERVE_ONE_REVIEW_US, added_us
 from bench.common import (
     bench_arguments,
     free_port,
@@ -401,9 +402,14 @@ def run(
         rows,
     )
     latency = result["latency_quarter_rate_2"]
+    ceiling = sum(result["ceilings"]) / len(result["ceilings"])
+    one_us = added_us(result["one_review_ratio"], ceiling)
+    hundred_us = added_us(result["hundred_reviews_ratio"], ceiling)
     print(
-        f"  bars: 1-review {result['one_review_ratio']:.2f} (>= 0.25), 100-review "
-        f"{result['hundred_reviews_ratio']:.2f} (>= 0.70); latency at a quarter of the 1-review "
+        f"  bars: 1-review requests add {one_us:.0f} us each (<= {SERVE_ONE_REVIEW_US:.0f}; "
+        f"{result['one_review_ratio']:.2f} of the ceiling), 100-review requests "
+        f"{hundred_us:.1f} us per review (<= {SERVE_HUNDRED_US:.1f}; "
+        f"{result['hundred_reviews_ratio']:.2f}); latency at a quarter of the 1-review "
         f"rate ({latency['requests_per_second']:,.0f}/s of {latency['target_per_second']:,.0f} "
         f"asked, 2 connections): p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms "
         "(< 50 ms)"
