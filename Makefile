@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SCORER := $(VENV)/bin/scorer
 IMDB ?= ../shared/data/imdb
 
-.PHONY: install demo test lint model refit-check bench chaos audit image image-test clean
+.PHONY: install demo test lint model refit-check compare-models bench chaos audit image image-test clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,13 @@ model: install
 # disjoint judges of 2,500, each trained for without and with the refit (~20 min here; not CI).
 refit-check: install
 	nice $(PY) -m trainer.refit_check --data $(IMDB)/train.jsonl.gz
+
+# The pre-registered model comparison (docs/performance.md, "Choosing the next model"): each
+# candidate against the shipped options on the same 10 judges of the training reviews (~45 min).
+compare-models: install
+	nice -n 19 $(PY) -m trainer.config_compare --data $(IMDB)/train.jsonl.gz \
+	    --candidate dim32='--embedding-dim 32' --candidate lr1e-3='--learning-rate 1e-3' \
+	    --candidate vocab200k='--max-vocab 200000'
 
 bench: install
 	$(PY) -m bench --data $(IMDB)/test.jsonl.gz

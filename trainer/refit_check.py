@@ -71,25 +71,56 @@ def outer_folds(n: int, folds: int, seed: int) -> list[np.ndarray]:
     return np.array_split(order, folds)
 
 
-def run_fold(config: Any, examples: Any, fold: int, judge_rows: np.ndarray) -> FoldResult:
-    """Train without and with the refit on everything but `judge_rows`; score both on them."""
+@dataclass
+class EarlyStopped:
+    """Step (i) of `scorer train` on the reviews outside a judge: the model validation chose."""
+
+    handle: str
+    model: Any
+    history: dict[str, list[float]]
+    inner_train_n: int
+    inner_validation_n: int
+    inner_validation_accuracy: float
+
+
+def fit_early_stopped(config: Any, rest: Any, scratch: Path) -> EarlyStopped:
+    """The trainer's own steps on `rest`: seeded inner validation split, embedding built from
+    the inner training part (in `scratch`), early stopping on the inner validation split."""
     from trainer import export
     from trainer.data import split_validation
     from trainer.metrics import evaluate
-    from trainer.train import build_embedding, chosen_epochs, fit_averaged, refit_on_all
+    from trainer.train import build_embedding, fit_averaged
+
+    inner_train, inner_validation = split_validation(rest, config.validation_fraction, config.seed)
+    handle = build_embedding(config, inner_train, scratch)
+    _, model, history, _ = fit_averaged(config, handle, inner_train, inner_validation)
+    inner = evaluate(
+        inner_validation.labels,
+        export.keras_probabilities(model, inner_validation.texts),
+        config.threshold,
+    )
+    return EarlyStopped(
+        handle, model, history, len(inner_train), len(inner_validation), inner["accuracy"]
+    )
+
+
+def split_judge(examples: Any, judge_rows: np.ndarray) -> tuple[Any, Any]:
+    """(judge, rest): the fold's reviews and every other training review."""
+    rest_rows = np.setdiff1d(np.arange(len(examples)), judge_rows)
+    return examples.subset(judge_rows), examples.subset(rest_rows)
+
+
+def run_fold(config: Any, examples: Any, fold: int, judge_rows: np.ndarray) -> FoldResult:
+    """Train without and with the refit on everything but `judge_rows`; score both on them."""
+    from trainer import export
+    from trainer.metrics import evaluate
+    from trainer.train import chosen_epochs, refit_on_all
 
     started = time.monotonic()
-    rest_rows = np.setdiff1d(np.arange(len(examples)), judge_rows)
-    judge, rest = examples.subset(judge_rows), examples.subset(rest_rows)
-    inner_train, inner_validation = split_validation(rest, config.validation_fraction, config.seed)
+    judge, rest = split_judge(examples, judge_rows)
     with tempfile.TemporaryDirectory(prefix="scorer-refit-check-") as scratch:
-        handle = build_embedding(config, inner_train, Path(scratch))
-        _, model, history, _ = fit_averaged(config, handle, inner_train, inner_validation)
-        inner = evaluate(
-            inner_validation.labels,
-            export.keras_probabilities(model, inner_validation.texts),
-            config.threshold,
-        )
+        stopped = fit_early_stopped(config, rest, Path(scratch))
+        handle, model, history = stopped.handle, stopped.model, stopped.history
         without = export.keras_probabilities(model, judge.texts)
         _, refit_model, _ = refit_on_all(config, handle, rest, history)
         with_ = export.keras_probabilities(refit_model, judge.texts)
@@ -98,9 +129,9 @@ def run_fold(config: Any, examples: Any, fold: int, judge_rows: np.ndarray) -> F
     return FoldResult(
         fold=fold,
         judge_n=len(judge),
-        inner_train_n=len(inner_train),
-        inner_validation_n=len(inner_validation),
-        inner_validation_accuracy=inner["accuracy"],
+        inner_train_n=stopped.inner_train_n,
+        inner_validation_n=stopped.inner_validation_n,
+        inner_validation_accuracy=stopped.inner_validation_accuracy,
         chosen_epochs=chosen_epochs(history),
         without_refit=evaluate(judge.labels, without, config.threshold),
         with_refit=evaluate(judge.labels, with_, config.threshold),
