@@ -307,6 +307,9 @@ def _print_layout(speed: dict[str, Any], reviews: int) -> None:
         ],
     )
     ceiling = speed["ceiling_reviews_per_second"]
+    judged = speed["layout"] == "endpoint_isolated"  # moto's CPU is not the worker's own
+    a_bar = f"<= {WORKER_S3_OBJECTS_US:.1f}" if judged else "report"
+    b_bar = f"<= {WORKER_INLINE_US:.1f}" if judged else "report"
     print_table(
         f"  medians, {speed['layout']}",
         ["input", "messages", "seconds", "reviews/s", "ratio to ceiling", "us added/review",
@@ -315,10 +318,10 @@ def _print_layout(speed: dict[str, Any], reviews: int) -> None:
             ["model ceiling", "", "", ceiling, "", "", ""],
             ["(a) S3 JSON Lines, 1,000 each", a["messages"], a["seconds"],
              a["reviews_per_second"], a["ratio_to_ceiling"],
-             added_us(a["ratio_to_ceiling"], ceiling), f"<= {WORKER_S3_OBJECTS_US:.1f}"],
+             added_us(a["ratio_to_ceiling"], ceiling), a_bar],
             ["(b) inline, 100 each", b["messages"], b["seconds"],
              b["reviews_per_second"], b["ratio_to_ceiling"],
-             added_us(b["ratio_to_ceiling"], ceiling), f"<= {WORKER_INLINE_US:.1f}"],
+             added_us(b["ratio_to_ceiling"], ceiling), b_bar],
         ],
     )  # fmt: skip
     first = speed["first_job_after_start_seconds"]
