@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from trainer_helpers import make_reviews, write_jsonl
+from trainer_helpers import make_reviews, record_loads, write_jsonl
 
 from trainer import config_compare
 from trainer.config_compare import REFERENCE, Judged
@@ -66,17 +66,8 @@ def test_comparison_is_paired_by_fold_on_the_folds_both_have() -> None:
 def test_run_judges_every_config_on_train_only_fold_by_fold_and_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import trainer.data
-
     data = write_jsonl(tmp_path / "train.jsonl.gz", make_reviews(120, seed=1))
-    loaded: list[tuple[str, str]] = []
-    real_load = trainer.data.load_examples
-
-    def recording_load(source: str, split: str = "train") -> trainer.data.Examples:
-        loaded.append((source, split))
-        return real_load(source, split)
-
-    monkeypatch.setattr(trainer.data, "load_examples", recording_load)
+    loaded = record_loads(monkeypatch)
     results = tmp_path / "out" / "compare.json"
     argv = ["--data", str(data), "--folds", "3", "--runs", "1", "--results", str(results), *TINY]
     argv += ["--candidate", "wide=--embedding-dim 8"]

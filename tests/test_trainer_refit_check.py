@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from trainer_helpers import make_reviews, write_jsonl
+from trainer_helpers import make_reviews, record_loads, write_jsonl
 
 from trainer import refit_check
 from trainer.data import Examples, split_validation
@@ -67,17 +67,8 @@ def test_summary_pairs_the_two_models_fold_by_fold() -> None:
 def test_check_trains_both_ways_on_train_only_and_writes_every_fold(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import trainer.data
-
     data = write_jsonl(tmp_path / "train.jsonl.gz", make_reviews(120, seed=1))
-    loaded: list[tuple[str, str]] = []
-    real_load = trainer.data.load_examples
-
-    def recording_load(source: str, split: str = "train") -> Examples:
-        loaded.append((source, split))
-        return real_load(source, split)
-
-    monkeypatch.setattr(trainer.data, "load_examples", recording_load)
+    loaded = record_loads(monkeypatch)
     results = tmp_path / "out" / "refit.json"
     argv = ["--data", str(data), "--folds", "3", "--runs", "2", "--results", str(results)]
     assert refit_check.main([*argv, *TINY]) == 0

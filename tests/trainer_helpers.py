@@ -7,6 +7,7 @@ import gzip
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 POSITIVE = ["great", "wonderful", "loved", "brilliant", "superb", "moving", "fun"]
 NEGATIVE = ["awful", "boring", "hated", "terrible", "dull", "worst", "waste"]
@@ -48,3 +49,19 @@ def write_aclimdb(root: Path, split: str, rows: list[dict[str, object]]) -> Path
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{n}_{rating}.txt").write_text(str(row["text"]), encoding="utf-8")
     return root
+
+
+def record_loads(monkeypatch: Any) -> list[tuple[str, str]]:
+    """Patch `trainer.data.load_examples` to note each (source, split) it is asked for, so a
+    test can assert which data a command read (the test file must never be among them)."""
+    import trainer.data
+
+    loaded: list[tuple[str, str]] = []
+    real_load = trainer.data.load_examples
+
+    def recording_load(source: str, split: str = "train") -> trainer.data.Examples:
+        loaded.append((source, split))
+        return real_load(source, split)
+
+    monkeypatch.setattr(trainer.data, "load_examples", recording_load)
+    return loaded

@@ -34,7 +34,13 @@ from typing import Any
 import numpy as np
 
 from trainer.cli import add_model_arguments, model_options
-from trainer.refit_check import fit_early_stopped, outer_folds, sign_test_p, split_judge
+from trainer.refit_check import (
+    add_fold_arguments,
+    fit_early_stopped,
+    outer_folds,
+    sign_test_p,
+    split_judge,
+)
 
 log = logging.getLogger(__name__)
 
@@ -265,19 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a candidate: model options (as `scorer train` takes them) on top of the reference's; "
         "repeat for more",
     )
-    parser.add_argument("--folds", type=int, default=10, help="disjoint judge parts (default 10)")
-    parser.add_argument("--runs", type=int, help="judge only the first RUNS folds (default: all)")
-    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="summary JSON")
     parser.add_argument(
         "--resume", action="store_true", help="keep the results file's lines, skip what they hold"
     )
-    parser.add_argument(
-        "--summarise",
-        type=Path,
-        metavar="FOLDS_JSONL",
-        help="train nothing: print the tables of a run's .folds.jsonl file",
-    )
-    add_model_arguments(parser)
+    add_fold_arguments(parser, DEFAULT_RESULTS)
     args = parser.parse_args(argv)
     if args.summarise:
         results = read_results(args.summarise)

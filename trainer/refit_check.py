@@ -261,22 +261,29 @@ def read_folds(path: Path) -> list[FoldResult]:
     return [FoldResult(**json.loads(line)) for line in lines if line.strip()]
 
 
+def add_fold_arguments(parser: argparse.ArgumentParser, default_results: Path) -> None:
+    """The options every check on these folds takes (this one and trainer.config_compare):
+    the partition, how much of it to run, where results go, re-reading a run, and the model's
+    own options, so the folds and the models are the ones `scorer train` would make."""
+    parser.add_argument("--folds", type=int, default=10, help="disjoint judge parts (default 10)")
+    parser.add_argument("--runs", type=int, help="judge only the first RUNS folds (default: all)")
+    parser.add_argument("--results", type=Path, default=default_results, help="summary JSON")
+    parser.add_argument(
+        "--summarise",
+        type=Path,
+        metavar="FOLDS_JSONL",
+        help="train nothing: print the tables of a run's .folds.jsonl file",
+    )
+    add_model_arguments(parser)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m trainer.refit_check",
         description="Nested-holdout check of --refit on training data only (no test set).",
     )
     parser.add_argument("--data", help="training data, as for `scorer train` (required to train)")
-    parser.add_argument("--folds", type=int, default=10, help="disjoint judge parts (default 10)")
-    parser.add_argument("--runs", type=int, help="run only the first RUNS folds (default: all)")
-    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="summary JSON")
-    parser.add_argument(
-        "--summarise",
-        type=Path,
-        metavar="FOLDS_JSONL",
-        help="train nothing: print the table and summary of a run's .folds.jsonl file",
-    )
-    add_model_arguments(parser)
+    add_fold_arguments(parser, DEFAULT_RESULTS)
     args = parser.parse_args(argv)
     if args.summarise:
         results = read_folds(args.summarise)
